@@ -1,0 +1,80 @@
+"""Argument checks shared by every route (closed form, quadrature, Monte Carlo).
+
+These helpers hold no science: they turn user input into float64 arrays and raise a
+``ValueError`` that names the argument and its allowed range, so that no public function
+ever returns NaN for a bad parameter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["as_positive", "as_real", "dimensionless_scale", "broadcast"]
+
+
+def _describe(x: np.ndarray, bad: np.ndarray) -> str:
+    first = float(x[bad].flat[0]) if x.ndim else float(x[()])
+    more = int(bad.sum()) - 1
+    return f"{first!r}" if more <= 0 else f"{first!r} (and {more} more)"
+
+
+def as_positive(name: str, value: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Return ``value`` as float64, requiring every entry to lie in (0, inf)."""
+    try:
+        x = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a real number in (0, inf); got {value!r}") from exc
+    ok = (x > 0) & (x < np.inf)  # False for NaN, 0, negatives and +inf
+    if not np.all(ok):
+        raise ValueError(f"{name} must be finite and in (0, inf); got {_describe(x, ~ok)}")
+    return x
+
+
+def as_real(name: str, value: npt.ArrayLike, *, allow_inf: bool = False) -> npt.NDArray[np.float64]:
+    """Return ``value`` as float64, rejecting NaN (and ±inf unless ``allow_inf``)."""
+    try:
+        x = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a real number; got {value!r}") from exc
+    ok = ~np.isnan(x) if allow_inf else np.isfinite(x)
+    if not np.all(ok):
+        allowed = "[-inf, inf] (not NaN)" if allow_inf else "(-inf, inf), finite"
+        raise ValueError(f"{name} must be in {allowed}; got {_describe(x, ~ok)}")
+    return x
+
+
+def broadcast(**arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Broadcast named arrays together, naming them all if their shapes clash."""
+    try:
+        return tuple(np.broadcast_arrays(*arrays.values()))
+    except ValueError as exc:
+        shapes = ", ".join(f"{k}{np.shape(v)}" for k, v in arrays.items())
+        raise ValueError(f"arguments do not broadcast together: {shapes}") from exc
+
+
+def dimensionless_scale(
+    b: npt.ArrayLike | None, omega0: npt.ArrayLike | None, a: npt.ArrayLike | None
+) -> npt.NDArray[np.float64]:
+    """Reduce the parameters to ``a = b * omega0``, the only one the law depends on.
+
+    Give either ``b`` and ``omega0`` (both), or ``a`` alone.
+    """
+    if a is not None:
+        if b is not None or omega0 is not None:
+            raise ValueError("give either a, or both b and omega0, not both forms")
+        return as_positive("a", a)
+    if b is None or omega0 is None:
+        raise ValueError("both b (Laplace scale, > 0) and omega0 (frequency, > 0) are required")
+    bb = as_positive("b", b)
+    ww = as_positive("omega0", omega0)
+    bb, ww = broadcast(b=bb, omega0=ww)
+    with np.errstate(over="ignore", under="ignore"):
+        prod = bb * ww
+    ok = (prod > 0) & (prod < np.inf)
+    if not np.all(ok):
+        raise ValueError(
+            "b*omega0 must be a positive finite float64 (it over- or underflowed); "
+            f"got {_describe(prod, ~ok)}"
+        )
+    return prod

@@ -1,0 +1,82 @@
+"""``biper-theory`` command line: argument parsing and wiring only, no science.
+
+Each subcommand lives in its own small module of this package exposing ``HELP`` (one
+line), ``add_arguments(parser)`` and ``run(args) -> int``. Those modules import the
+library lazily inside ``run`` so that ``biper-theory --help`` stays fast.
+
+Any user error (a ``ValueError``, a missing file, a bad argument) prints one line,
+``biper-theory: error: ...``, to stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+__all__ = ["main", "UsageError", "COMMANDS"]
+
+#: subcommand name -> module under ``biper_theory.cli`` (order = order in --help).
+COMMANDS: dict[str, str] = {
+    "reproduce": "reproduce",
+    "qe": "qe",
+    "errata": "errata",
+    "figures": "figures",
+    "train": "train",
+    "pick-omega": "pick_omega",
+}
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for; reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse prints usage too)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from biper_theory import __version__
+
+    parser = _Parser(
+        prog="biper-theory",
+        description="Quantization error of BiPer binary neural networks (Vargas et al., 2024).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, modname in COMMANDS.items():
+        try:
+            mod = importlib.import_module(f"{__name__}.{modname}")
+        except ModuleNotFoundError as exc:  # a subcommand whose module is not there yet
+            if exc.name == f"{__name__}.{modname}":
+                continue
+            raise
+        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``biper-theory`` console script; returns the exit status."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except (UsageError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"biper-theory: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("biper-theory: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
