@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 
+# One intra-op thread for torch (and BLAS): the suite's models are tiny, and on a shared
+# 2-core machine oversubscribed threads made small training steps ~50x slower. Must be set
+# before numpy/torch are first imported; DDP tests run 2 processes with 1 thread each.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
