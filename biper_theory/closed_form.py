@@ -90,10 +90,10 @@ def _pdf_core(y: np.ndarray, a: np.ndarray) -> np.ndarray:
     inside = np.abs(y) < 1.0
     ys = np.where(inside, y, 0.0)
     t, u = _angles(ys)
-    with np.errstate(under="ignore"):
-        bracket = np.exp(-t / a) * (1.0 + _branch_ratio(t, u, a))
     root = np.sqrt((1.0 - np.abs(ys)) * (1.0 + np.abs(ys)))  # sqrt(1-y²) without cancellation
-    val = bracket / (2.0 * a * root)
+    with np.errstate(under="ignore"):  # a density below the float64 range rounds to 0
+        bracket = np.exp(-t / a) * (1.0 + _branch_ratio(t, u, a))
+        val = bracket / (2.0 * a * root)
     val = np.where(inside, val, 0.0)
     return np.where(np.abs(y) == 1.0, np.inf, val)
 
@@ -127,7 +127,8 @@ def _upper_tail_core(y: np.ndarray, a: np.ndarray) -> np.ndarray:
     t, phi = _angles(ay)
     with np.errstate(under="ignore"):
         tail = (np.exp(-_HALF_PI / a) + np.exp(-(np.pi + t) / a)) / -np.expm1(-np.pi / a)
-        return 0.5 * -np.expm1(-phi / a) * (np.exp(-t / a) + tail)
+        # the tail is ≤ 1/2; rounding can exceed it by 1 ulp as y → 0, so clip
+        return np.minimum(0.5 * -np.expm1(-phi / a) * (np.exp(-t / a) + tail), 0.5)
 
 
 def _central_core(y: np.ndarray, a: np.ndarray) -> np.ndarray:
