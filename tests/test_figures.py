@@ -1,0 +1,346 @@
+"""Figures: each returns its Axes/Figure, its numbers are the closed forms, files are stable.
+
+Exact checks compare the data columns with :mod:`biper_theory.closed_form` (identical
+float64) and the CSV files with them to the CSV's 10 significant digits (relative 5e-10).
+Monte-Carlo columns are checked against the closed forms within k = 5 standard errors,
+kept apart from the exact tolerances.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from biper_theory import closed_form as cf
+from biper_theory import figures as F
+from biper_theory.cli import main
+
+#: Relative tolerance of a number written with 10 significant digits.
+CSV_RTOL = 5e-10
+#: Monte-Carlo tolerance, in standard errors.
+MC_K = 5.0
+REPO = Path(__file__).resolve().parents[1]
+
+
+def read_csv(text: str) -> dict[str, np.ndarray]:
+    rows = list(csv.reader(io.StringIO(text)))
+    head, body = rows[0], rows[1:]
+    return {name: np.array([float(r[i]) for r in body]) for i, name in enumerate(head)}
+
+
+def assert_csv_matches(text: str, table: dict[str, np.ndarray]) -> None:
+    parsed = read_csv(text)
+    assert list(parsed) == list(table)
+    for name, col in table.items():
+        np.testing.assert_allclose(parsed[name], col, rtol=CSV_RTOL, atol=0, err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    out = tmp_path_factory.mktemp("figures")
+    return out, F.write_all(out, mc_samples=20_000)
+
+
+# ----------------------------------------------------------------------------------------
+# Numbers = closed forms
+# ----------------------------------------------------------------------------------------
+
+
+def test_fig1_columns_are_the_binarizer_and_its_surrogate() -> None:
+    d = F.binarizer_data(omega0=2.0, w_max=4.0, num=801)
+    w = d.columns["w"]
+    np.testing.assert_array_equal(d.columns["square_wave"], np.sign(np.sin(2.0 * w)))
+    np.testing.assert_array_equal(d.columns["surrogate"], np.sin(2.0 * w))
+    np.testing.assert_array_equal(d.columns["surrogate_derivative"], 2.0 * np.cos(2.0 * w))
+    # the backward model is the derivative of the surrogate (central differences)
+    h = w[1] - w[0]
+    fd = np.gradient(d.columns["surrogate"], h)[1:-1]
+    np.testing.assert_allclose(fd, d.columns["surrogate_derivative"][1:-1], atol=4 * h**2 * 8)
+
+
+def test_fig2_columns_are_the_pdf() -> None:
+    d = F.pdf_w_hat_data()
+    y = d.columns["w_hat"]
+    assert np.all(np.abs(y) < 1) and np.all(np.diff(y) > 0)
+    assert d.params["b"] == list(F.FIG2_B)
+    for b in F.FIG2_B:
+        np.testing.assert_array_equal(d.columns[f"pdf_b={b:g}"], cf.pdf(y, b=b, omega0=1.0))
+
+
+def test_fig2_shows_mass_moving_to_the_ends_as_b_grows() -> None:
+    # the claim of the paper's text the b values were chosen for
+    d = F.pdf_w_hat_data()
+    y = d.columns["w_hat"]
+    centre = [float(np.interp(0.0, y, d.columns[f"pdf_b={b:g}"])) for b in F.FIG2_B]
+    edge = [float(np.interp(0.95, y, d.columns[f"pdf_b={b:g}"])) for b in F.FIG2_B]
+    assert np.all(np.diff(centre) < 0) and np.all(np.diff(edge) > 0)
+
+
+def test_fig2_histogram_within_k_se_of_the_exact_bin_averages() -> None:
+    n = 40_000
+    d = F.pdf_w_hat_data(mc_samples=n, bins=25, rng=7)
+    h = d.extra["histogram"]
+    width = h["right"] - h["left"]
+    for b in F.FIG2_B:
+        exact = h[f"exact_b={b:g}"]
+        # the exact column is the bin average of the pdf, from the cdf
+        edges = np.append(h["left"], h["right"][-1])
+        np.testing.assert_allclose(exact, np.diff(cf.cdf(edges, b=b, omega0=1.0)) / width, rtol=1e-15)
+        p = exact * width
+        se = np.sqrt(p * (1 - p) / n) / width
+        assert np.all(np.abs(h[f"density_b={b:g}"] - exact) <= MC_K * se), b
+
+
+def test_fig3_columns_and_peaks() -> None:
+    d = F.qe_vs_omega0_data()
+    w = d.columns["omega0"]
+    for b in F.FIG3_B:
+        np.testing.assert_array_equal(d.columns[f"qe_b={b:g}"], cf.quantization_error(b=b, omega0=w))
+    a_star, qe_star = cf.qe_peak()
+    pk = d.extra["peaks"]
+    np.testing.assert_allclose(pk["omega0_peak"] * pk["b"], a_star, rtol=1e-15)
+    np.testing.assert_allclose(pk["qe_peak"], qe_star, rtol=1e-14)
+    # each curve's largest sampled value sits next to its marked peak and below it
+    for b, w_peak in zip(pk["b"], pk["omega0_peak"], strict=True):
+        col = d.columns[f"qe_b={b:g}"]
+        i = int(np.argmax(col))
+        assert col[i] <= qe_star * (1 + 1e-15)
+        assert abs(np.log(w[i] / w_peak)) <= np.log(w[1] / w[0])
+    assert d.params["qe_limit"] == cf.QE_LIMIT_LARGE_A
+
+
+def test_fig4_to_fig6_columns() -> None:
+    d4 = F.normalized_qe_sqnr_data()
+    a = d4.columns["a"]
+    np.testing.assert_array_equal(d4.columns["normalized_qe"], cf.normalized_quantization_error(a=a))
+    np.testing.assert_array_equal(d4.columns["sqnr_db"], cf.sqnr_db(a=a))
+    d5 = F.qe_vs_l1_data()
+    a = d5.columns["a"]
+    np.testing.assert_array_equal(d5.columns["qe"], cf.quantization_error(a=a))
+    np.testing.assert_array_equal(d5.columns["l1_qe"], cf.l1_quantization_error(a=a))
+    # what the figure shows: an interior maximum against a monotone decrease
+    i = int(np.argmax(d5.columns["qe"]))
+    assert 0 < i < a.size - 1
+    assert np.all(np.diff(d5.columns["l1_qe"]) < 0)
+    d6 = F.sign_flip_data()
+    a = d6.columns["a"]
+    np.testing.assert_array_equal(d6.columns["sign_flip_probability"], cf.sign_flip_probability(a=a))
+
+
+def test_fig7_exact_columns_and_mc_within_k_se() -> None:
+    d = F.analysis_vs_montecarlo_data(a=[0.7, 3.0], mc_samples=50_000, rng=3)
+    a = d.columns["a"]
+    for stem, fn in (
+        ("second_moment", cf.second_moment),
+        ("optimal_gamma", cf.optimal_gamma),
+        ("quantization_error", cf.quantization_error),
+        ("sign_flip_probability", cf.sign_flip_probability),
+    ):
+        exact = d.columns[f"{stem}_exact"]
+        np.testing.assert_array_equal(exact, fn(a=a))
+        se = d.columns[f"{stem}_se"]
+        assert np.all(se > 0)
+        assert np.all(np.abs(d.columns[f"{stem}_mc"] - exact) <= MC_K * se), stem
+
+
+# ----------------------------------------------------------------------------------------
+# Drawing
+# ----------------------------------------------------------------------------------------
+
+AXES_FIGURES: list[tuple[Callable[..., Axes], Callable[..., F.FigureData]]] = [
+    (F.pdf_w_hat, F.pdf_w_hat_data),
+    (F.qe_vs_omega0, F.qe_vs_omega0_data),
+    (F.sign_flip, F.sign_flip_data),
+]
+FIGURE_FIGURES: list[tuple[Callable[..., Figure], Callable[..., F.FigureData], int]] = [
+    (F.binarizer, F.binarizer_data, 3),
+    (F.normalized_qe_sqnr, F.normalized_qe_sqnr_data, 2),
+    (F.qe_vs_l1, F.qe_vs_l1_data, 2),
+]
+
+
+@pytest.mark.parametrize(("draw", "data"), [pytest.param(d, g, id=d.__name__) for d, g in AXES_FIGURES])
+def test_axes_figures_draw_on_the_given_axes_and_return_it(
+    draw: Callable[..., Axes], data: Callable[..., F.FigureData]
+) -> None:
+    fig = Figure()
+    ax = fig.add_subplot()
+    before = dict(mpl.rcParams)
+    out = draw(ax, data=data())
+    assert out is ax
+    assert len(ax.get_lines()) >= 2
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+    assert ax.get_legend() is not None
+    assert dict(mpl.rcParams) == before  # the style never leaks into global state
+
+
+@pytest.mark.parametrize(
+    ("draw", "data", "panels"), [pytest.param(d, g, n, id=d.__name__) for d, g, n in FIGURE_FIGURES]
+)
+def test_figure_figures_fill_the_given_figure_and_return_it(
+    draw: Callable[..., Figure], data: Callable[..., F.FigureData], panels: int
+) -> None:
+    fig = Figure()
+    out = draw(fig, data=data())
+    assert out is fig
+    assert len(fig.axes) == panels
+    for ax in fig.axes:
+        assert ax.get_lines() and ax.get_xlabel()
+
+
+def test_fig7_draws_bands_and_points() -> None:
+    fig = Figure()
+    d = F.analysis_vs_montecarlo_data(a=[0.7, 3.0, 10.0], mc_samples=5_000, rng=1)
+    assert F.analysis_vs_montecarlo(fig, data=d) is fig
+    assert len(fig.axes) == 4
+    for ax in fig.axes:
+        assert len(ax.collections) == 2  # the ±3 SE and ±1.96 SE bands
+        assert any(len(line.get_xdata()) == 3 for line in ax.get_lines())
+
+
+def test_default_call_creates_a_pyplot_figure() -> None:
+    import matplotlib.pyplot as plt
+
+    ax = F.sign_flip()
+    try:
+        assert isinstance(ax, Axes)
+    finally:
+        plt.close(ax.figure)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------------------
+# write_all: files, CSV = closed forms, determinism
+# ----------------------------------------------------------------------------------------
+
+
+def test_write_all_writes_pdf_png_and_csv_for_each_figure(written: tuple[Path, list[Path]]) -> None:
+    out, files = written
+    assert all(p.parent == out and p.exists() for p in files)
+    for name in F.FIGURES:
+        assert (out / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
+        assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (out / f"{name}.csv").exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in files)  # no temporary files left
+    assert b"CreationDate" not in (out / "fig3_qe_vs_omega0.pdf").read_bytes()
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in F.FIGURES if not F.FIGURES[n].uses_mc])
+def test_written_csv_equals_the_closed_forms(written: tuple[Path, list[Path]], name: str) -> None:
+    out, _ = written
+    for fname, table in F.FIGURES[name].data().tables().items():
+        assert_csv_matches((out / fname).read_text(), table)
+
+
+def test_written_fig3_csv_against_closed_form_directly(written: tuple[Path, list[Path]]) -> None:
+    out, _ = written
+    parsed = read_csv((out / "fig3_qe_vs_omega0.csv").read_text())
+    for b in F.FIG3_B:
+        ref = cf.quantization_error(b=b, omega0=parsed["omega0"])
+        np.testing.assert_allclose(parsed[f"qe_b={b:g}"], ref, rtol=2 * CSV_RTOL)
+
+
+def test_write_all_is_byte_stable(tmp_path: Path, written: tuple[Path, list[Path]]) -> None:
+    # PDF (no creation date), PNG (no timestamp) and CSV: the same bytes on a rerun
+    first_dir, _ = written
+    second = F.write_all(tmp_path, names=["fig6_sign_flip"], mc_samples=20_000)
+    assert [p.name for p in second] == ["fig6_sign_flip.pdf", "fig6_sign_flip.png", "fig6_sign_flip.csv"]
+    for q in second:
+        assert q.read_bytes() == (first_dir / q.name).read_bytes(), q.name
+
+
+def test_monte_carlo_tables_are_reproducible() -> None:
+    for name in ("fig2_pdf", "fig7_analysis_vs_montecarlo"):
+        one = F.build(name, mc_samples=5_000)
+        two = F.build(name, mc_samples=5_000)
+        assert {k: _csv(t) for k, t in one.tables().items()} == {k: _csv(t) for k, t in two.tables().items()}
+
+
+def _csv(table: dict[str, np.ndarray]) -> str:
+    return F.FigureData("t", table).to_csv()
+
+
+def test_mc_seed_changes_only_monte_carlo_tables(tmp_path: Path) -> None:
+    a = F.build("fig2_pdf", mc_seed=1, mc_samples=5_000)
+    b = F.build("fig2_pdf", mc_seed=2, mc_samples=5_000)
+    assert a.to_csv() == b.to_csv()
+    assert a.to_csv("histogram") != b.to_csv("histogram")
+
+
+def test_committed_figures_folder_is_current() -> None:
+    """figures/ in the repository holds the CSV numbers the code produces now."""
+    folder = REPO / "figures"
+    if not (folder / "fig1_binarizer.csv").exists():
+        pytest.skip("figures/ not generated in this checkout (run: biper-theory figures --out figures)")
+    for name in F.FIGURES:
+        data = F.build(name)
+        for fname, table in data.tables().items():
+            assert_csv_matches((folder / fname).read_text(), table)
+
+
+# ----------------------------------------------------------------------------------------
+# Arguments and import hygiene
+# ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        pytest.param(lambda: F.binarizer_data(omega0=0.0), "omega0", id="omega0-zero"),
+        pytest.param(lambda: F.binarizer_data(num=2), "num", id="num-small"),
+        pytest.param(lambda: F.pdf_w_hat_data(b=[-1.0]), "b", id="negative-b"),
+        pytest.param(lambda: F.pdf_w_hat_data(mc_samples=10), "rng", id="mc-without-rng"),
+        pytest.param(lambda: F.pdf_w_hat_data(mc_samples=-1), "mc_samples", id="negative-samples"),
+        pytest.param(lambda: F.qe_vs_omega0_data(omega0_min=10, omega0_max=1), "omega0_min", id="empty"),
+        pytest.param(lambda: F.sign_flip_data(a_min=0.0), "a_min", id="a-zero"),
+        pytest.param(lambda: F.build("fig9"), "figure must be one of", id="unknown-figure"),
+        pytest.param(lambda: F.write_all("unused", mc_samples=1), "mc_samples", id="too-few-samples"),
+    ],
+)
+def test_bad_arguments_raise_value_error(call: Callable[[], object], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_figures_command_writes_and_lists_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["figures", "--out", str(tmp_path), "--only", "fig6_sign_flip", "--format", "json", "--quiet"])
+    listing = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert [Path(r["file"]).name for r in listing["rows"]] == [
+        f"fig6_sign_flip.{e}" for e in ("pdf", "png", "csv")
+    ]
+    assert_csv_matches((tmp_path / "fig6_sign_flip.csv").read_text(), F.sign_flip_data().columns)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["figures", "--only", "fig9"], id="unknown-figure"),
+        pytest.param(["figures", "--seed", "-3"], id="negative-seed"),
+        pytest.param(["figures", "--mc-samples", "1"], id="too-few-samples"),
+    ],
+)
+def test_figures_command_bad_arguments_exit_2(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*argv, "--out", str(tmp_path)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_importing_figures_loads_neither_pyplot_nor_torch() -> None:
+    code = (
+        "import sys, biper_theory.figures; "
+        "bad = [m for m in ('matplotlib.pyplot', 'torch') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
