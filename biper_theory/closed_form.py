@@ -163,7 +163,7 @@ def _second_moment_core(a: np.ndarray) -> np.ndarray:
 
 def _optimal_gamma_core(a: np.ndarray) -> np.ndarray:
     # γ* = E|sin X| = a/(1+a²) · coth(π/(2a)) = 1/((a + 1/a) tanh(π/(2a))).
-    # tanh, not (e^{π/a}+1)/(e^{π/a}-1): the printed form overflows for a ≲ 4.5e-3.
+    # tanh, not (e^{π/a}+1)/(e^{π/a}-1): the printed form overflows for a ≤ π/ln(DBL_MAX) ≈ 4.426e-3.
     with np.errstate(over="ignore"):
         return 1.0 / ((a + 1.0 / a) * np.tanh(_HALF_PI / a))
 
@@ -178,13 +178,16 @@ def _qe_star_core(a: np.ndarray) -> np.ndarray:
 def _qe_star_derivative(a: float) -> float:
     # d/da [E ŵ² - γ*²] = 4a/(1+4a²)² - 2 γ* γ*',
     # γ*' = (1-a²)/(1+a²)² coth(c/a) + c/(a(1+a²)) csch²(c/a), c = π/2.
-    c = _HALF_PI
-    th = np.tanh(c / a)
-    coth = 1.0 / th
-    csch2 = coth * coth - 1.0
-    g = a / (1.0 + a * a) * coth
-    dg = (1.0 - a * a) / (1.0 + a * a) ** 2 * coth + c / (a * (1.0 + a * a)) * csch2
-    return float(4.0 * a / (1.0 + 4.0 * a * a) ** 2 - 2.0 * g * dg)
+    # Evaluated in extended precision (np.longdouble: 64-bit mantissa on x86, 113 on aarch64)
+    # so that the root is limited by float64 rounding of a*, not by cancellation between
+    # the two O(0.1) terms near the peak (float64 evaluation left a* ~20 ulp off).
+    x = np.longdouble(a)
+    c = np.arctan(np.longdouble(1)) * 2  # π/2 to extended precision (np.pi is float64)
+    coth = 1 / np.tanh(c / x)
+    csch2 = coth * coth - 1
+    g = x / (1 + x * x) * coth
+    dg = (1 - x * x) / (1 + x * x) ** 2 * coth + c / (x * (1 + x * x)) * csch2
+    return float(4 * x / (1 + 4 * x * x) ** 2 - 2 * g * dg)
 
 
 # ----------------------------------------------------------------------------------------
@@ -362,8 +365,9 @@ def optimal_gamma(
               = \frac{a}{1+a^2}\coth\frac{\pi}{2a}.
 
     Evaluated with ``tanh``; the printed ratio of exponentials overflows (NaN) for
-    :math:`a \lesssim 4.5\times10^{-3}`. Relative accuracy of a few ulp for every positive
-    float64 ``a``; :math:`0 < \gamma^* < 2/\pi`, :math:`\gamma^* \sim a` as :math:`a\to0`.
+    :math:`a \le \pi/\ln(\mathrm{DBL\_MAX}) \approx 4.426\times10^{-3}`. Relative accuracy of a
+    few ulp for every positive float64 ``a``; :math:`0 < \gamma^* < 2/\pi`, and
+    :math:`\gamma^* \sim a` as :math:`a\to0`.
     """
     return _out(_optimal_gamma_core(dimensionless_scale(b, omega0, a)))
 
@@ -477,8 +481,15 @@ def sign_flip_probability(
 @functools.lru_cache(maxsize=1)
 def _peak() -> tuple[float, float]:
     eps = float(np.finfo(np.float64).eps)
-    a_star = optimize.brentq(_qe_star_derivative, 0.5, 2.0, xtol=1e-300, rtol=4 * eps, maxiter=200)
-    return float(a_star), float(_qe_star_core(np.asarray(a_star, dtype=np.float64)))
+    a0 = optimize.brentq(_qe_star_derivative, 0.5, 2.0, xtol=1e-300, rtol=4 * eps, maxiter=200)
+    # brentq stops within 4 ulp (its smallest rtol); finish on the float64 grid: the
+    # neighbour with the smallest |dQE*/da| is the correctly rounded root.
+    grid = a0 + np.spacing(a0) * np.arange(-8, 9)
+    a_star = grid[np.argmin([abs(_qe_star_derivative(float(x))) for x in grid])]
+    # QE* at the root, also in extended precision so the result is correctly rounded.
+    x = np.longdouble(a_star)
+    g = x / (1 + x * x) / np.tanh(np.arctan(np.longdouble(1)) * 2 / x)
+    return float(a_star), float(2 * x * x / (1 + 4 * x * x) - g * g)
 
 
 def qe_peak() -> tuple[float, float]:

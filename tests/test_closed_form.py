@@ -872,7 +872,8 @@ def test_limits_large_a(a: float) -> None:
 @given(rel_step=st.floats(1e-3, 0.9), sign=st.sampled_from([-1.0, 1.0]))
 def test_qe_peak_is_a_maximum(rel_step: float, sign: float) -> None:
     a_star, qe_star = cf.qe_peak()
-    assert float(cf.quantization_error(a=a_star)) == qe_star
+    # qe_star is correctly rounded (extended precision); float64 QE* at a* is within a few ulp.
+    assert abs(float(cf.quantization_error(a=a_star)) - qe_star) <= 8 * EPS * qe_star
     assert float(cf.quantization_error(a=a_star * (1.0 + sign * rel_step))) < qe_star
 
 
