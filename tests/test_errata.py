@@ -1,0 +1,222 @@
+"""The errata of §2.1: every verdict with its witness, the table formats, the README block."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+
+from biper_theory import closed_form as cf
+from biper_theory import errata as er
+from biper_theory.cli import main
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+# Reference values, computed independently with mpmath at 30 digits (mp.dps = 30):
+#   2*(e**10 - 1)                                  -> 44050.9315896134330339158012906
+#   1 - e**-10                                     -> 0.999954600070237515148464408484
+#   1 - exp(-pi/2)/2                               -> 0.896060211824619045726522190083
+#   (exp(pi/4) + 1)/(2*(exp(pi/4) - 1))            -> 1.33802624487145635115757010608
+#   1 + exp(-pi)                                   -> 1.04321391826377224977441773717
+#   coth(pi/2)/2                                   -> 0.545165705363684115015006230473
+#   2/5 - coth(pi/2)/2 + 1/4   (QE at a = 1, γ = ½) -> 0.104834294636315884984993769526
+#   pi/log(sys.float_info.max)                     -> 0.0044261329510031189554068579355
+#   1e6/(1 + 1e12)*coth(pi/(2*1e6))                -> 0.636619772367468322078765797913
+G1 = 0.545165705363684115015006230473
+QE_A1 = 0.104834294636315884984993769526
+
+# id -> (verdict, aspect, witness_value, expected_value, relative tolerance)
+EXPECTED = {
+    "fW-sign": (
+        "differs",
+        "mathematics",
+        44050.9315896134330339158012906,
+        0.999954600070237515148464408484,
+        1e-14,
+    ),
+    "fW-scale": ("differs", "mathematics", 2.0, 1.0, 1e-14),
+    "eq4-cosh": ("differs", "mathematics", 0.896060211824619045726522190083, 1.0, 1e-14),
+    "slash": ("ambiguous as printed", "typesetting", 1.33802624487145635115757010608, G1, 1e-14),
+    "eq5": ("agrees", "mathematics", QE_A1, QE_A1, 1e-14),
+    "eq6": ("agrees", "mathematics", QE_A1, QE_A1, 1e-14),
+    "eq7": ("agrees", "mathematics", QE_A1, QE_A1, 1e-14),
+    "eq7-8-paren": ("ambiguous as printed", "typesetting", 1.04321391826377224977441773717, G1, 1e-14),
+    "eq8": ("agrees", "mathematics", G1, G1, 1e-14),
+    "peak-value": ("agrees", "mathematics", 0.102835, 0.10283460903826280890747255127, 1e-14),
+    "peak-location": ("agrees", "mathematics", 0.954882, 0.95488247098754593204827155914, 1e-14),
+    "eq8-overflow": (
+        "differs",
+        "float64",
+        0.0044261329510031189554068579355,
+        0.0044261329510031189554068579355,
+        1e-14,
+    ),
+    # in IEEE double the printed ratio gives 0.636619772387874... (correct: 0.6366197723674683...)
+    "eq8-cancellation": ("differs", "float64", 0.636619772387874, 0.636619772367468322078765797913, 1e-14),
+    # threshold solving e^{θ/a}/(4a sqrt(1-y²)) = DBL_MAX at y = 0.999 (mpmath findroot, 30 digits)
+    "eq4-overflow": ("differs", "float64", 0.0021741064684857, 0.0021741064684857, 1e-12),
+}
+
+
+@pytest.fixture(scope="module")
+def rows() -> dict[str, er.Erratum]:
+    return {r.id: r for r in er.errata()}
+
+
+def test_ids_are_the_expected_ones_in_order(rows: dict[str, er.Erratum]) -> None:
+    assert list(rows) == list(EXPECTED)
+    assert all(r.verdict in er.VERDICTS for r in rows.values())
+
+
+@pytest.mark.parametrize("rid", [pytest.param(k, id=k) for k in EXPECTED])
+def test_verdict_and_witness(rid: str, rows: dict[str, er.Erratum]) -> None:
+    verdict, aspect, witness, expected, rtol = EXPECTED[rid]
+    r = rows[rid]
+    assert r.verdict == verdict
+    assert r.aspect == aspect
+    assert r.witness_value == pytest.approx(witness, rel=rtol)
+    assert r.expected_value == pytest.approx(expected, rel=rtol)
+    assert r.witness and r.what_differs and r.statement and r.equation
+
+
+def test_differs_rows_really_differ(rows: dict[str, er.Erratum]) -> None:
+    for r in rows.values():
+        if r.verdict == "differs" and r.aspect == "mathematics":
+            assert not math.isclose(r.witness_value, r.expected_value, rel_tol=1e-3), r.id
+        if r.verdict == "agrees":
+            assert math.isclose(r.witness_value, r.expected_value, rel_tol=1e-5), r.id
+
+
+def test_witness_text_carries_the_numbers(rows: dict[str, er.Erratum]) -> None:
+    assert "0.8960602118" in rows["eq4-cosh"].witness
+    assert "b = 1, ω₀ = 1" in rows["eq4-cosh"].witness
+    assert "44050.93159" in rows["fW-sign"].witness
+    assert "0.0044261330" in rows["eq8-overflow"].witness
+    assert "3.2e-11" in rows["eq8-cancellation"].witness
+    assert "0.1028346090382628" in rows["peak-value"].witness
+
+
+def test_eq4_missing_mass_is_exactly_half_e_to_minus_pi_over_2a() -> None:
+    with mpmath.workdps(30):
+        for aa in ("0.4", "1", "3"):
+            av = mpmath.mpf(aa)
+            mass = mpmath.quad(lambda y, av=av: er.printed_pdf(y, b=av, omega0=1), [-1, 0, 1])
+            # (the 1/sqrt(1-y²) end-point singularity limits tanh-sinh to ~1e-16 here)
+            assert mpmath.almosteq(1 - mass, mpmath.exp(-mpmath.pi / (2 * av)) / 2, 1e-12)
+
+
+def test_printed_density_grows_with_the_range() -> None:
+    one = mpmath.mpf(1)
+    i10, i20 = (mpmath.quad(lambda v: er.printed_laplace_density(v, b=one), [-L, 0, L]) for L in (10, 20))
+    assert i20 > 1e4 * i10 > 1e8
+
+
+def test_intended_readings_match_closed_form() -> None:
+    for b, w0 in [(0.05, 20.0), (0.3, 1.5), (2.0, 4.0)]:
+        g = er.printed_gamma_eq8(b=b, omega0=w0, lib="numpy")
+        assert g == pytest.approx(float(cf.optimal_gamma(b=b, omega0=w0)), rel=1e-13)
+        q = er.printed_qe_eq7(b=b, omega0=w0, gamma=0.3, lib="numpy")
+        assert q == pytest.approx(float(cf.quantization_error(b=b, omega0=w0, gamma=0.3)), rel=1e-12)
+
+
+def test_float64_overflow_thresholds() -> None:
+    t8 = math.pi / math.log(sys.float_info.max)
+    with np.errstate(all="ignore"):
+        assert np.isnan(er.printed_gamma_eq8(b=t8 * 0.999, omega0=1.0, lib="numpy"))
+        assert np.isfinite(er.printed_gamma_eq8(b=t8 * 1.001, omega0=1.0, lib="numpy"))
+        assert np.isnan(er.printed_pdf(0.999, b=0.0021, omega0=1.0, lib="numpy"))
+        assert np.isfinite(er.printed_pdf(0.999, b=0.0022, omega0=1.0, lib="numpy"))
+    assert np.isfinite(cf.optimal_gamma(a=t8 * 0.999))  # the closed form has no such defect
+
+
+def test_float64_cancellation_in_numpy() -> None:
+    # the IEEE-emulated witness, reproduced by numpy's own exp: error far above 1e-12
+    g_np = er.printed_gamma_eq8(b=1e6, omega0=1.0, lib="numpy")
+    exact = 0.636619772367468322078765797913
+    rel = abs(g_np - exact) / exact
+    assert 1e-12 < rel < 1e-9  # (either neighbour of e^{π/a} gives ~3e-11)
+    assert abs(float(cf.optimal_gamma(a=1e6)) - exact) / exact < 1e-15
+
+
+def test_float64_nan_threshold_rejects_a_bad_bracket() -> None:
+    with pytest.raises(ValueError, match="non-finite"):
+        er.float64_nan_threshold(lambda v: 1.0 / v, 1.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        pytest.param(
+            lambda: er.printed_gamma_eq8(b=1.0, omega0=1.0, reading="sideways"),  # type: ignore[arg-type]
+            "reading",
+            id="reading",
+        ),
+        pytest.param(lambda: er.printed_pdf(0.1, b=1.0, omega0=1.0, lib="torch"), "lib", id="lib"),
+        pytest.param(lambda: er.errata_table("yaml"), "fmt", id="fmt"),
+    ],
+)
+def test_bad_arguments(call: object, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        call()  # type: ignore[operator]
+
+
+# ----------------------------------------------------------------------------------------
+# Rendering, CLI and README
+# ----------------------------------------------------------------------------------------
+
+
+def test_json_round_trip(rows: dict[str, er.Erratum]) -> None:
+    data = json.loads(er.errata_table("json"))
+    assert [d["id"] for d in data] == list(rows)
+    assert data[2]["witness_value"] == rows["eq4-cosh"].witness_value
+    assert set(data[0]) == {
+        "id", "statement", "equation", "verdict", "what_differs", "witness", "witness_value",
+        "expected_value", "aspect",
+    }  # fmt: skip
+
+
+def test_markdown_table_shape(rows: dict[str, er.Erratum]) -> None:
+    lines = er.errata_table("markdown").splitlines()
+    assert len(lines) == 2 + len(rows)
+    assert lines[0].startswith("| id | where | as printed | verdict")
+    for line in lines[2:]:
+        assert line.startswith("| ") and line.endswith(" |")
+        assert line.replace("\\|", "").count("|") == 7  # six cells, pipes inside cells escaped
+
+
+def test_text_has_one_block_per_row(rows: dict[str, er.Erratum]) -> None:
+    blocks = er.errata_table("text").split("\n\n")
+    assert len(blocks) == len(rows)
+    assert blocks[2].startswith("[eq4-cosh] eq. (4): differs")
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_cli_prints_the_table(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["errata", "--format", fmt]) == 0
+    assert capsys.readouterr().out == er.errata_table(fmt) + "\n"
+
+
+def test_cli_default_is_text(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["errata"]) == 0
+    assert capsys.readouterr().out.startswith("[fW-sign]")
+
+
+def test_cli_rejects_unknown_format(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["errata", "--format", "yaml"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_readme_block_equals_cli_markdown(capsys: pytest.CaptureFixture[str]) -> None:
+    text = README.read_text(encoding="utf-8")
+    start, end = "<!-- errata:start -->\n", "<!-- errata:end -->"
+    assert start in text and end in text
+    block = text.split(start, 1)[1].split(end, 1)[0]
+    assert main(["errata", "--format", "markdown"]) == 0
+    assert block == capsys.readouterr().out
