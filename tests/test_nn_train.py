@@ -1,0 +1,336 @@
+"""Training loop: configuration checks, files, determinism, warm start, schedule, half-period report, CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import math
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="biper_theory.nn needs the optional torch extra")
+
+from biper_theory import closed_form as cf  # noqa: E402
+from biper_theory.cli import main  # noqa: E402
+from biper_theory.nn.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from biper_theory.nn.data import load_dataset  # noqa: E402
+from biper_theory.nn.layers import iter_biper_layers  # noqa: E402
+from biper_theory.nn.models import build_model  # noqa: E402
+from biper_theory.nn.train import (  # noqa: E402
+    STAGE_LR,
+    TrainConfig,
+    TrainResult,
+    half_period_report,
+    state_dict_sha256,
+    train,
+    train_two_stage,
+)
+
+# one epoch of ~11 steps of resnet-small on digits
+FAST: dict[str, Any] = {"epochs": 1, "progress": False, "batch_size": 128}
+
+
+@pytest.fixture(scope="module")
+def stage1(tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
+    """A 2-epoch stage-1 run on digits, with its files (shared by several tests)."""
+    out = tmp_path_factory.mktemp("stage1")
+    return train(TrainConfig(**{**FAST, "epochs": 2}, out=str(out)))
+
+
+# --------------------------------------------------------------------------------------------
+# configuration
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        pytest.param({"dataset": "imagenet"}, "dataset must be one of", id="dataset"),
+        pytest.param({"arch": "vgg"}, "arch must be one of", id="arch"),
+        pytest.param({"omega0": 0.0}, "omega0 must be", id="omega0-zero"),
+        pytest.param({"omega0": math.nan}, "omega0 must be", id="omega0-nan"),
+        pytest.param({"stage": 3}, "stage must be 1 or 2", id="stage-3"),
+        pytest.param({"stage": True}, "stage must be 1 or 2", id="stage-bool"),
+        pytest.param({"epochs": 0}, "epochs must be an integer >= 1", id="epochs-0"),
+        pytest.param({"seed": -1}, "seed must be", id="seed-negative"),
+        pytest.param({"batch_size": 0}, "batch_size must be", id="batch-0"),
+        pytest.param({"lr": -0.1}, "lr must be", id="lr-negative"),
+        pytest.param({"momentum": 1.0}, "momentum must be in", id="momentum-1"),
+        pytest.param({"weight_decay": -1e-4}, "weight_decay must be", id="wd-negative"),
+        pytest.param({"act_norm": "batch"}, "act_norm must be", id="act-norm"),
+        pytest.param({"init": "xavier"}, "init must be one of", id="init"),
+        pytest.param({"init": "laplace"}, "init_b", id="laplace-without-b"),
+        pytest.param({"init_b": 0.05}, "init_b", id="b-without-laplace"),
+        pytest.param({"full_precision": True, "stage": 2}, "full_precision", id="fp-stage-2"),
+        pytest.param({"device": "tpu"}, "device must be", id="device"),
+        pytest.param({"num_threads": 0}, "num_threads must be", id="threads-0"),
+    ],
+)
+def test_config_rejects_bad_values(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)
+
+
+def test_learning_rate_defaults_follow_the_paper() -> None:
+    assert (STAGE_LR[1], STAGE_LR[2]) == (0.1, 0.01)
+    assert TrainConfig(stage=1).effective_lr == 0.1
+    assert TrainConfig(stage=2).effective_lr == 0.01
+    assert TrainConfig(full_precision=True).effective_lr == 0.1
+    assert TrainConfig(stage=2, lr=0.3).effective_lr == 0.3
+    assert TrainConfig(out=Path("x")).out == "x"  # paths are stored as str
+
+
+# --------------------------------------------------------------------------------------------
+# one run: files, schedule, accuracy
+
+
+def test_run_writes_checkpoint_and_metrics(stage1: TrainResult) -> None:
+    assert stage1.checkpoint is not None and stage1.metrics is not None
+    sd, meta, kind = load_checkpoint(stage1.checkpoint)
+    assert kind == "biper-theory"
+    assert meta["omega0"] == 20.0 and meta["stage"] == 1 and meta["arch"] == "resnet-small"
+    assert meta["dataset"] == "digits" and meta["seed"] == 0 and meta["epochs"] == 2
+    assert meta["accuracy"] == stage1.final_test_accuracy
+    assert meta["config"] == dataclasses.asdict(stage1.config)
+    assert state_dict_sha256(sd) == stage1.state_dict_sha256 == state_dict_sha256(stage1.model)  # type: ignore[arg-type]
+    metrics = json.loads(Path(stage1.metrics).read_text())
+    assert metrics == json.loads(json.dumps(stage1.to_dict()))
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2]
+    assert set(metrics["timings"]) == {"setup_s", "train_s", "eval_s", "total_s"}
+
+
+def test_checkpoint_reproduces_reported_accuracy(stage1: TrainResult) -> None:
+    assert stage1.checkpoint is not None
+    sd, meta, _ = load_checkpoint(stage1.checkpoint)
+    model = build_model(meta["arch"], num_classes=meta["num_classes"], in_channels=meta["in_channels"])
+    model.load_state_dict(sd)
+    model.eval()
+    _, test, _ = load_dataset("digits", seed=meta["seed"])
+    with torch.no_grad():
+        acc = float((model(test.tensors[0]).argmax(1) == test.tensors[1]).double().mean())
+    assert acc == pytest.approx(stage1.final_test_accuracy, abs=1e-12)
+    assert stage1.final_test_accuracy > 0.5  # two epochs already learn digits (chance: 0.1)
+
+
+def test_cosine_schedule_over_all_steps(stage1: TrainResult) -> None:
+    # two equal epochs: lr at the start of epoch 2 is halfway down the cosine, lr0·(1 + cos(π/2))/2
+    lr0 = stage1.config.effective_lr
+    assert stage1.epochs[0]["lr"] == lr0
+    assert stage1.epochs[1]["lr"] == pytest.approx(lr0 / 2, rel=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# determinism
+
+
+def test_same_seed_same_weights_and_rng_untouched(stage1: TrainResult) -> None:
+    state = torch.get_rng_state()
+    threads = torch.get_num_threads()
+    again = train(dataclasses.replace(stage1.config, out=None))
+    assert again.state_dict_sha256 == stage1.state_dict_sha256
+    assert again.epochs[-1]["train_loss"] == stage1.epochs[-1]["train_loss"]
+    assert torch.equal(torch.get_rng_state(), state)  # global RNG neither used nor reseeded
+    assert torch.get_num_threads() == threads  # restored
+
+
+def test_other_seed_other_weights() -> None:
+    a = train(TrainConfig(**FAST, seed=1))
+    b = train(TrainConfig(**FAST, seed=2))
+    assert a.state_dict_sha256 != b.state_dict_sha256
+
+
+def test_state_dict_hash_sees_one_bit() -> None:
+    sd = {"w": torch.zeros(3), "b": torch.ones(2, dtype=torch.int64)}
+    h = state_dict_sha256(sd)
+    sd2 = {"w": torch.tensor([0.0, -0.0, 0.0]), "b": sd["b"]}  # -0.0 differs bitwise from 0.0
+    assert h != state_dict_sha256(sd2)
+    assert h == state_dict_sha256(dict(reversed(list(sd.items()))))  # order-independent
+
+
+# --------------------------------------------------------------------------------------------
+# warm start
+
+
+def test_stage2_warm_start_from_checkpoint(stage1: TrainResult) -> None:
+    r2 = train(TrainConfig(**FAST, stage=2, init_from=stage1.checkpoint))
+    assert r2.config.effective_lr == 0.01
+    assert r2.half_period_init == stage1.half_period  # started exactly from the stage-1 latent weights
+    assert r2.model is not None
+    assert {layer.stage for _, layer in iter_biper_layers(r2.model)} == {2}
+
+
+def test_warm_start_refuses_other_omega0(stage1: TrainResult) -> None:
+    with pytest.raises(ValueError, match=r"omega0 = 20 but this run uses omega0 = 30"):
+        train(TrainConfig(**FAST, stage=2, omega0=30.0, init_from=stage1.checkpoint))
+
+
+def test_warm_start_refuses_other_arch(stage1: TrainResult) -> None:
+    with pytest.raises(ValueError, match="architecture 'resnet-small' differs"):
+        train(TrainConfig(**FAST, stage=2, arch="resnet18-cifar", init_from=stage1.checkpoint))
+
+
+def test_warm_start_refuses_full_precision_checkpoint(tmp_path: Path) -> None:
+    model = build_model("resnet-small", num_classes=10, in_channels=1, full_precision=True)
+    path = save_checkpoint(tmp_path / "fp.pt", model, {"omega0": 20.0, "full_precision": True})
+    with pytest.raises(ValueError, match="full-precision checkpoint"):
+        train(TrainConfig(**FAST, stage=2, init_from=str(path)))
+
+
+def test_warm_start_from_official_layout(stage1: TrainResult, tmp_path: Path) -> None:
+    """An official-style ``.pth.tar`` (``module.`` keys, ω₀ only in config.txt) warm-starts stage 2."""
+    assert stage1.model is not None
+    sd = {f"module.{k}": v for k, v in stage1.model.state_dict().items()}
+    path = tmp_path / "model_best.pth.tar"
+    torch.save({"epoch": 2, "state_dict": sd, "best_prec1": 90.0}, path)
+    with pytest.raises(ValueError, match="records no omega0"):
+        train(TrainConfig(**FAST, stage=2, init_from=str(path)))
+    (tmp_path / "config.txt").write_text("arch:  resnet-small\nfreq:  20.0\n")
+    r2 = train(TrainConfig(**FAST, stage=2, init_from=str(path)))
+    assert r2.half_period_init == stage1.half_period
+
+
+# --------------------------------------------------------------------------------------------
+# half-period report and initialisation
+
+
+def test_half_period_report_exact_counts() -> None:
+    omega0 = 20.0
+    model = build_model("resnet-small", num_classes=10, in_channels=1, omega0=omega0)
+    # |ω₀w| per weight cycles through c; past π/2: 2.0, 3.5, −2.0, −4.0 (4 of 6);
+    # sign(sin c) ≠ sign(c): 3.5 (sin < 0) and −4.0 (sin > 0) (2 of 6). Every layer size is a multiple of 6.
+    c = torch.tensor([0.5, 1.0, 2.0, 3.5, -2.0, -4.0], dtype=torch.float64)
+    with torch.no_grad():
+        for _, layer in iter_biper_layers(model):
+            n = layer.weight.numel()
+            assert n % 6 == 0
+            layer.weight.copy_((c.repeat(n // 6) / omega0).reshape(layer.weight.shape))
+    rep = half_period_report(model)
+    assert rep is not None and rep["omega0"] == omega0
+    rows = [rep["overall"], *rep["layers"].values()]
+    assert len(rows) == 7
+    a = 13.0 / 6.0  # mean |c|
+    for row in rows:
+        assert row["share_past_half_period"] == 4 / 6
+        assert row["share_sign_flipped"] == 2 / 6
+        assert row["a"] == pytest.approx(a, rel=1e-6)  # float32 weights
+        assert row["laplace_share_past_half_period"] == pytest.approx(math.exp(-math.pi / (2 * a)), rel=1e-6)
+        assert row["laplace_sign_flip_probability"] == pytest.approx(
+            float(cf.sign_flip_probability(a=a)), rel=1e-6
+        )
+
+
+def test_half_period_report_none_for_full_precision() -> None:
+    assert (
+        half_period_report(build_model("resnet-small", num_classes=10, in_channels=1, full_precision=True))
+        is None
+    )
+
+
+def test_laplace_init_matches_closed_form() -> None:
+    """Laplace(0, b) init: shares at init agree with e^{-π/(2a)} and 1/(1+e^{π/a}) within k·SE."""
+    b, omega0 = 0.06, 20.0
+    r = train(TrainConfig(**FAST, init="laplace", init_b=b, omega0=omega0))
+    init = r.half_period_init
+    assert init is not None
+    row = init["overall"]
+    n = row["n"]
+    a = b * omega0
+    k = 5.0  # Monte-Carlo tolerance: |estimate − exact| < k·SE
+    assert abs(row["b_mle"] - b) < k * b / math.sqrt(n)  # SE of mean|w| is b/√n
+    for key, p in [
+        ("share_past_half_period", math.exp(-math.pi / (2 * a))),
+        ("share_sign_flipped", float(cf.sign_flip_probability(a=a))),
+    ]:
+        assert abs(row[key] - p) < k * math.sqrt(p * (1 - p) / n), key
+
+
+# --------------------------------------------------------------------------------------------
+# two stages
+
+
+def test_train_two_stage(tmp_path: Path) -> None:
+    res = train_two_stage(TrainConfig(**FAST), out=str(tmp_path))
+    assert [r.config.label for r in res.runs()] == ["stage1", "stage2", "full-precision"]
+    assert res.stage2.config.init_from == str(tmp_path / "stage1" / "checkpoint.pt")
+    assert res.stage2.half_period_init == res.stage1.half_period
+    assert (res.stage1.config.effective_lr, res.stage2.config.effective_lr) == (0.1, 0.01)
+    assert res.full_precision is not None and res.full_precision.half_period is None
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["stage2"]["final_test_accuracy"] == res.stage2.final_test_accuracy
+    for sub in ("stage1", "stage2", "full-precision"):
+        assert (tmp_path / sub / "checkpoint.pt").is_file() and (tmp_path / sub / "metrics.json").is_file()
+    _, meta, _ = load_checkpoint(tmp_path / "full-precision" / "checkpoint.pt")
+    assert meta["full_precision"] is True
+
+
+def test_two_stage_refuses_init_from() -> None:
+    with pytest.raises(ValueError, match="sets full_precision and init_from itself"):
+        train_two_stage(TrainConfig(**FAST), init_from="x.pt")
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+
+
+def run_cli(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+def test_cli_two_stage_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["train", "--epochs", "1", "--batch-size", "128", "--no-baseline", "--no-progress"]
+    assert run_cli([*argv, "--out", str(tmp_path), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["full_precision"] is None
+    assert out["stage2"]["config"]["init_from"] == str(tmp_path / "stage1" / "checkpoint.pt")
+    assert 0.0 <= out["stage2"]["half_period"]["overall"]["share_past_half_period"] <= 1.0
+
+
+def _idx(arr: np.ndarray) -> bytes:
+    return bytes([0, 0, 0x08, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
+
+
+def test_cli_mnist_idx_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rng: np.random.Generator
+) -> None:
+    data = tmp_path / "mnist"
+    data.mkdir()
+    for split, n in (("train", 40), ("t10k", 20)):
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        (data / f"{split}-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(images)))
+        (data / f"{split}-labels-idx1-ubyte.gz").write_bytes(
+            gzip.compress(_idx(np.arange(n, dtype=np.uint8) % 10))
+        )
+    argv = ["train", "--dataset", "mnist", "--data-dir", str(data), "--stage", "1", "--epochs", "1"]
+    assert run_cli([*argv, "--batch-size", "16", "--out", str(tmp_path / "run")]) == 0
+    text = capsys.readouterr().out
+    assert "mnist: 40 train / 20 test images" in text and "stage1" in text
+    assert (tmp_path / "run" / "checkpoint.pt").is_file()
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        pytest.param(["--omega0", "-1"], "omega0 must be", id="omega0"),
+        pytest.param(["--dataset", "imagenet"], "dataset must be", id="dataset"),
+        pytest.param(["--init-from", "x.pt"], "--init-from warm-starts stage 2", id="init-from-both"),
+        pytest.param(["--stage", "1", "--no-baseline"], "--no-baseline only", id="no-baseline-stage-1"),
+        pytest.param(["--init", "laplace"], "init_b", id="laplace-without-b"),
+        pytest.param(["--stage", "2", "--init-from", "missing.pt"], "missing.pt", id="missing-checkpoint"),
+        pytest.param(["--stage", "3"], "invalid choice", id="stage-3"),
+        pytest.param(["--dataset", "mnist"], "data_dir is required", id="mnist-without-dir"),
+    ],
+)
+def test_cli_bad_arguments_one_line_exit_2(
+    argv: list[str], match: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli(["train", "--epochs", "1", "--no-progress", "--out", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("biper-theory")
+    assert match in err
