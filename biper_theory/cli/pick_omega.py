@@ -1,0 +1,405 @@
+"""``biper-theory pick-omega PATH``: weight law, measured QE and a recommended ω₀ for a model.
+
+PATH is a biper-theory checkpoint, an official BiPer ``.pth.tar``, a plain state_dict (read
+by :func:`biper_theory.nn.checkpoint.load_latent_weights`, which needs torch), or a
+``.npy``/``.npz`` of weights (no torch: ``np.load(allow_pickle=False)``; ``.npz`` holds one
+layer per key, ``.npy`` one layer named after the file). The science lives in
+:mod:`biper_theory.weights` and :mod:`biper_theory.select`; this module parses, wires and
+prints. Every check runs before anything is written, and files are written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from . import UsageError
+
+HELP = "fit the law of a trained model's latent weights, measure its QE, and recommend omega0"
+
+#: criterion names (checked against biper_theory.select.CRITERIA in the tests).
+CRITERION_NAMES = ("target-nqe", "target-sqnr", "avoid-peak", "min-qe-flip")
+#: the target a bare number in --target sets, per criterion.
+PRIMARY_TARGET = {
+    "target-nqe": "nqe",
+    "target-sqnr": "sqnr_db",
+    "avoid-peak": "ratio",
+    "min-qe-flip": "max_flip",
+}
+FORMATS = ("table", "json", "csv", "markdown")
+PLOT_FORMATS = ("png", "pdf", "svg")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "path",
+        metavar="PATH",
+        help="checkpoint (biper-theory, official BiPer .pth.tar, plain state_dict) or .npy/.npz of weights",
+    )
+    p.add_argument(
+        "--omega0", type=float, default=None, help="omega0 in use (required where the file does not say)"
+    )
+    p.add_argument(
+        "--criterion",
+        default="avoid-peak",
+        help=f"how to pick omega0: {', '.join(CRITERION_NAMES)} (default avoid-peak; biper_theory.select)",
+    )
+    p.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="VALUE|KEY=VALUE",
+        help="criterion target; a bare number sets "
+        + ", ".join(f"{k} for {c}" for c, k in PRIMARY_TARGET.items())
+        + "; also side=auto|above|below (avoid-peak), max_omega0=W (min-qe-flip); repeatable",
+    )
+    p.add_argument("--law", choices=("laplace", "gaussian"), default="laplace", help="law the criterion uses")
+    p.add_argument("--free-loc", action="store_true", help="fit with a free location (default: fixed at 0)")
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument(
+        "--output", "-o", metavar="FILE", help="write the report to FILE (atomically) instead of stdout"
+    )
+    p.add_argument("--plot", metavar="FILE", help="figure per layer (.png, .pdf or .svg), written atomically")
+    p.add_argument("--per-channel", action="store_true", help="one row (fit, QE, omega0) per output channel")
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="N",
+        help="bootstrap CIs from N resamples (default 0: normal-approximation CIs from the full data)",
+    )
+    p.add_argument(
+        "--boot-size", type=int, default=2000, metavar="M", help="bootstrap subsample size per layer"
+    )
+    p.add_argument("--confidence", type=float, default=0.95, help="level of the intervals (default 0.95)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the KS subsample and the bootstrap")
+    p.add_argument("--exact", action="store_true", help="evaluate sin in float64 (default float32, ~1e-7)")
+    p.add_argument("--arch", default=None, help="architecture to check a checkpoint's layers against")
+
+
+def _parse_targets(criterion: str, items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            key, value = PRIMARY_TARGET.get(criterion, "target"), item
+        key = key.strip().replace("-", "_")
+        value = value.strip()
+        if key == "side":
+            out[key] = value
+            continue
+        try:
+            out[key] = float(value)
+        except ValueError:
+            raise UsageError(f"--target {item!r}: {key} must be a number") from None
+    return out
+
+
+def _load_numpy(path: Path) -> dict[str, Any]:
+    import numpy as np
+
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    try:
+        if path.suffix.lower() == ".npy":
+            return {path.stem: np.load(path, allow_pickle=False)}
+        with np.load(path, allow_pickle=False) as z:
+            if not z.files:
+                raise ValueError(f"{path}: the .npz holds no arrays")
+            return {k: z[k] for k in z.files}
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(
+            f"{path} is not a readable {path.suffix} file ({type(exc).__name__}: {exc})"
+        ) from None
+    except ValueError as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "pickle" in msg:
+            msg = "it holds Python objects, which are never unpickled (allow_pickle=False)"
+        raise ValueError(f"{path}: {msg}") from None
+
+
+def _load(args: argparse.Namespace) -> tuple[dict[str, Any], float, str, str]:
+    """(layers, omega0, omega0 source, kind) from PATH."""
+    path = Path(args.path)
+    if path.suffix.lower() in (".npy", ".npz"):
+        layers = _load_numpy(path)
+        if args.omega0 is None:
+            raise UsageError(
+                f"--omega0 is required for {path.suffix} input (the file does not record omega0)"
+            )
+        return layers, float(args.omega0), "--omega0", path.suffix.lower().lstrip(".")
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    from biper_theory.nn.checkpoint import load_latent_weights
+
+    lw = load_latent_weights(path, omega0=args.omega0, arch=args.arch)
+    if not lw.layers:
+        raise ValueError(f"{path}: no binarized layers found")
+    return dict(lw.layers), float(lw.omega0), lw.omega0_source, lw.kind
+
+
+def _f(x: Any, digits: int = 4) -> str:
+    v = float(x)
+    return "nan" if math.isnan(v) else f"{v:.{digits}g}"
+
+
+def run(args: argparse.Namespace) -> int:
+
+    from biper_theory import select, weights
+
+    # ---- every argument check first: nothing is read or written before these pass ------
+    if args.criterion not in select.CRITERIA:
+        raise ValueError(f"criterion must be one of {', '.join(select.CRITERIA)}; got {args.criterion!r}")
+    target = _parse_targets(args.criterion, args.target)
+    select._check_target(args.criterion, target)
+    if args.omega0 is not None and not (math.isfinite(args.omega0) and args.omega0 > 0):
+        raise UsageError(f"--omega0 must be finite and in (0, inf); got {args.omega0!r}")
+    if args.bootstrap < 0:
+        raise UsageError(f"--bootstrap must be >= 0; got {args.bootstrap}")
+    if args.boot_size < 2:
+        raise UsageError(f"--boot-size must be >= 2; got {args.boot_size}")
+    if not 0.0 < args.confidence < 1.0:
+        raise UsageError(f"--confidence must be in (0, 1); got {args.confidence}")
+    if args.plot is not None:
+        ext = Path(args.plot).suffix.lower().lstrip(".")
+        if ext not in PLOT_FORMATS:
+            raise UsageError(f"--plot FILE must end in one of .{', .'.join(PLOT_FORMATS)}; got {args.plot!r}")
+
+    # ---- read, check, analyse --------------------------------------------------------------
+    raw, omega0, source, kind = _load(args)
+    analyses = weights.analyze_layers(
+        raw,
+        omega0=omega0,
+        fix_loc=not args.free_loc,
+        per_channel=args.per_channel,
+        n_boot=args.bootstrap,
+        boot_size=args.boot_size,
+        confidence=args.confidence,
+        rng=args.seed,
+        exact=args.exact,
+    )
+    units = _units(analyses, args.per_channel)
+    law_fit = "laplace" if args.law == "laplace" else "gaussian"
+    scales = {u: float(getattr(an.fits, law_fit).scale.reshape(-1)[i]) for u, (an, i) in units.items()}
+    counts = {u: int(an.empirical.n) for u, (an, _) in units.items()}
+    rec = select.recommend(scales, args.criterion, law=args.law, omega0=omega0, counts=counts, **target)
+
+    meta = {
+        "path": str(args.path),
+        "kind": kind,
+        "omega0": omega0,
+        "omega0_source": source,
+        "law": args.law,
+        "fit": weights._ESTIMATORS[("laplace", not args.free_loc)],
+        "criterion": args.criterion,
+        "target": rec.target,
+        "recommended_omega0": rec.omega0,
+        "explanation": rec.explanation,
+        "binding_layer": rec.binding_layer,
+        "ci": f"{args.confidence:.0%} "
+        + (
+            f"{weights.CI_BOOTSTRAP}; {args.bootstrap} resamples, m <= {args.boot_size}"
+            if args.bootstrap > 0
+            else weights.CI_NORMAL
+        ),
+        "ks_note": weights.KS_NOTE,
+        "sin_precision": "float64" if args.exact else "float32 (accumulated in float64; error ~1e-7)",
+        "per_channel": bool(args.per_channel),
+    }
+    text = _render(units, rec, meta, args.format)
+
+    # ---- write: the figure first (it can fail on a bad path), then the report ------------
+    if args.plot is not None:
+        _plot(raw, analyses, rec, omega0, Path(args.plot))
+    if args.output is not None:
+        from biper_theory._io import atomic_write
+
+        atomic_write(args.output, text + "\n")
+    else:
+        print(text)
+    return 0
+
+
+def _units(analyses: dict[str, Any], per_channel: bool) -> dict[str, tuple[Any, int]]:
+    """Report unit name -> (analysis, index): one per layer, or one per output channel."""
+    out: dict[str, tuple[Any, int]] = {}
+    for name, an in analyses.items():
+        if per_channel:
+            for c in range(an.b.size):
+                out[f"{name}[{c}]"] = (an, c)
+        else:
+            out[name] = (an, 0)
+    return out
+
+
+def _at(x: Any, i: int) -> float:
+    import numpy as np
+
+    return float(np.asarray(x).reshape(-1)[i])
+
+
+def _detail_row(unit: str, an: Any, i: int, rec: Any) -> dict[str, Any]:
+    fits = an.fits
+
+    def law(f: Any) -> dict[str, Any]:
+        return {
+            "loc": _at(f.loc, i),
+            "scale": _at(f.scale, i),
+            "scale_se": _at(f.scale_se, i),
+            "loglik": _at(f.loglik, i),
+            "aic": _at(f.aic, i),
+            "ks_statistic": _at(f.ks_statistic, i),
+            "ks_pvalue_optimistic": _at(f.ks_pvalue, i),
+            "ks_n": f.ks_n,
+        }
+
+    emp = an.empirical
+    lr = rec.per_layer[unit]
+    return {
+        "layer": unit,
+        "shape": list(an.shape),
+        "n": emp.n,
+        "b_hat": _at(an.b, i),
+        "b_se": _at(fits.laplace.scale_se, i),
+        "a": _at(an.a, i),
+        "laplace": law(fits.laplace),
+        "gaussian": law(fits.gaussian),
+        "delta_aic": _at(fits.delta_aic, i),
+        "verdict": str(fits.verdict.reshape(-1)[i]),
+        "scale_estimators": {k: _at(v, i) for k, v in an.scales.items()},
+        "model_laplace": {k: _at(v, i) for k, v in an.model.as_dict().items()},
+        "model_gaussian": {k: _at(v, i) for k, v in an.gaussian_model.as_dict().items()},
+        "empirical": {
+            k: {"value": _at(v, i), "ci": [_at(emp.ci[k][0], i), _at(emp.ci[k][1], i)]}
+            for k, v in emp.as_dict().items()
+        },
+        "recommended_omega0": lr.omega0,
+        "explanation": lr.explanation,
+    }
+
+
+def _render(units: dict[str, tuple[Any, int]], rec: Any, meta: dict[str, Any], fmt: str) -> str:
+    from ._output import render
+
+    details = [_detail_row(u, an, i, rec) for u, (an, i) in units.items()]
+    if fmt == "json":
+        return json.dumps({**meta, "rows": details}, indent=2, default=_json_default)
+    flat = []
+    for d in details:
+        e = d["empirical"]
+        flat.append(
+            {
+                "layer": d["layer"],
+                "n": d["n"],
+                "b_hat": d["b_hat"],
+                "fit": d["verdict"],
+                "a": d["a"],
+                "model_qe": d["model_laplace"]["quantization_error"],
+                "emp_qe": e["quantization_error"]["value"],
+                "emp_qe_lo": e["quantization_error"]["ci"][0],
+                "emp_qe_hi": e["quantization_error"]["ci"][1],
+                "l1_qe": e["l1_quantization_error"]["value"],
+                "past_half": e["share_past_half_period"]["value"],
+                "omega0_rec": d["recommended_omega0"],
+            }
+        )
+    if fmt == "csv":
+        return render(flat, "csv")
+    shown = [
+        {
+            "layer": r["layer"],
+            "n": str(r["n"]),
+            "b_hat": _f(r["b_hat"]),
+            "fit": r["fit"],
+            "a": _f(r["a"]),
+            "model_qe": _f(r["model_qe"]),
+            "emp_qe (CI)": f"{_f(r['emp_qe'])} ({_f(r['emp_qe_lo'])}-{_f(r['emp_qe_hi'])})",
+            "l1_qe": _f(r["l1_qe"]),
+            "past_half": _f(r["past_half"], 3),
+            "omega0_rec": _f(r["omega0_rec"]),
+        }
+        for r in flat
+    ]
+    table = render(shown, "markdown" if fmt == "markdown" else "text")
+    lines = [
+        f"{meta['path']} ({meta['kind']}): omega0 = {_f(meta['omega0'], 6)} from {meta['omega0_source']}",
+        table,
+        "",
+        f"recommended omega0 = {_f(rec.omega0, 5)} ({rec.criterion}, {rec.law} law, "
+        + ", ".join(f"{k}={v}" for k, v in rec.target.items())
+        + ")",
+        f"  {rec.explanation}",
+        f"fit: {meta['fit']}; fit = Laplace-vs-Gaussian verdict by AIC (2-unit threshold)",
+        f"model_qe: paper's QE* (eq. 7-8) at a = b_hat*omega0; emp_qe: measured, {meta['ci']}",
+        "l1_qe: 1 - mean|sin(omega0 w)| (the official code's QE); past_half: share with |omega0 w| > pi/2",
+        f"{meta['ks_note']}; sin evaluated in {meta['sin_precision']}",
+    ]
+    return "\n".join(lines)
+
+
+def _json_default(x: Any) -> Any:
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+def _plot(layers: dict[str, Any], analyses: dict[str, Any], rec: Any, omega0: float, path: Path) -> None:
+    """Per layer: histogram of sin(omega0 w) over the model pdf, and QE* against omega0."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from biper_theory import closed_form as cf
+    from biper_theory import weights
+    from biper_theory._io import atomic_path
+
+    names = list(layers)
+    fig = Figure(figsize=(10.0, 2.8 * len(names)), layout="constrained")
+    axes = fig.subplots(len(names), 2, squeeze=False)
+    rng = np.random.default_rng(0)
+    a_star = cf.qe_peak()[0]
+    for row, name in enumerate(names):
+        w = np.asarray(layers[name]).reshape(-1)
+        if w.size > 200_000:  # a seeded subsample is plenty for a histogram
+            w = w[np.sort(rng.choice(w.size, 200_000, replace=False))]
+        b = weights.fitted_scale(layers[name])  # layer-level Laplace b̂ (also with --per-channel)
+        ax = axes[row, 0]
+        ax.hist(
+            np.sin(omega0 * w.astype(np.float64)),
+            bins=80,
+            range=(-1, 1),
+            density=True,
+            alpha=0.6,
+            label="sin(omega0 w), measured",
+        )
+        y = np.linspace(-0.995, 0.995, 801)
+        pdf = cf.pdf(y, b=b, omega0=omega0)
+        ax.plot(y, pdf, lw=1.5, label=f"model pdf, b = {b:.3g} (a = {b * omega0:.3g})")
+        top = max(
+            float(np.max(np.histogram(np.sin(omega0 * w), bins=80, range=(-1, 1), density=True)[0])), 1.0
+        )
+        ax.set_ylim(0.0, 1.3 * top)
+        ax.set_title(f"{name}: weights through sin(omega0 w), omega0 = {omega0:.3g}", fontsize=9)
+        ax.set_xlabel("w_hat")
+        ax.legend(fontsize=7)
+        ax = axes[row, 1]
+        lr = rec.per_layer.get(name)
+        marks = [omega0, rec.omega0] + ([lr.omega0] if lr is not None else [])
+        lo = min(0.02 * a_star / b, 0.5 * min(marks))
+        hi = max(50.0 * a_star / b, 2.0 * max(marks))
+        grid = np.geomspace(lo, hi, 400)
+        ax.semilogx(grid, cf.quantization_error(b=b, omega0=grid), lw=1.5, label="QE* (eq. 7-8)")
+        ax.axvline(omega0, color="k", ls="--", lw=1, label=f"in use {omega0:.3g}")
+        ax.axvline(rec.omega0, color="C3", lw=1.2, label=f"recommended {rec.omega0:.3g}")
+        if lr is not None and not math.isclose(lr.omega0, rec.omega0):
+            ax.axvline(lr.omega0, color="C2", ls=":", lw=1.2, label=f"this layer {lr.omega0:.3g}")
+        ax.axvline(a_star / b, color="0.6", ls="-.", lw=0.8, label="QE peak a*/b")
+        ax.set_xlabel("omega0")
+        ax.set_ylabel("QE*")
+        ax.set_title(f"{name}: QE against omega0 ({rec.criterion})", fontsize=9)
+        ax.legend(fontsize=7)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lower().lstrip("."))

@@ -1,0 +1,255 @@
+"""``biper-theory pick-omega``: checkpoints, official layout, numpy input, output formats, bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from biper_theory import closed_form as cf
+from biper_theory import select as sel
+from biper_theory.cli import main
+from biper_theory.cli import pick_omega as cli_mod
+
+torch = pytest.importorskip("torch", reason="checkpoint input needs the nn extra (torch)")
+
+
+def run_cli(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exc:  # argparse errors
+        return int(exc.code or 0)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A digits BiPer model trained for one epoch here (seeded), as our checkpoint."""
+    from biper_theory.nn.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("digits")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = train(TrainConfig(dataset="digits", epochs=1, seed=0, out=str(out), progress=False))
+    finally:
+        torch.set_num_threads(previous)
+    assert result.checkpoint is not None
+    yield Path(result.checkpoint)
+
+
+def _json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
+    assert main([*argv, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_criterion_names_match_library() -> None:
+    assert tuple(sel.CRITERIA) == cli_mod.CRITERION_NAMES
+    assert set(cli_mod.PRIMARY_TARGET) == set(sel.CRITERIA)
+
+
+@pytest.mark.parametrize(
+    "exact", [pytest.param(False, id="float32-sin"), pytest.param(True, id="float64-sin")]
+)
+def test_numbers_equal_direct_computation(
+    trained: Path, exact: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from biper_theory.nn.checkpoint import load_latent_weights
+
+    argv = ["pick-omega", str(trained), "--criterion", "target-nqe", "--target", "0.25"]
+    out = _json([*argv, "--exact"] if exact else argv, capsys)
+    lw = load_latent_weights(trained)
+    assert out["omega0"] == lw.omega0 == 20.0 and out["omega0_source"] == "checkpoint metadata"
+    assert [r["layer"] for r in out["rows"]] == list(lw.layers)
+    tol = 1e-12 if exact else 1e-6  # float32 sin: ~1e-7 per weight
+    scales = {}
+    for row in out["rows"]:
+        w = lw.layers[row["layer"]]
+        s = np.sin(20.0 * w)
+        b = np.abs(w).mean()
+        scales[row["layer"]] = b
+        assert row["n"] == w.size
+        assert row["b_hat"] == pytest.approx(b, rel=1e-13)
+        assert row["a"] == pytest.approx(20.0 * b, rel=1e-13)
+        assert row["model_laplace"]["quantization_error"] == pytest.approx(
+            float(cf.quantization_error(b=b, omega0=20.0)), rel=1e-13
+        )
+        emp = row["empirical"]
+        assert emp["quantization_error"]["value"] == pytest.approx(
+            np.mean(s**2) - np.mean(np.abs(s)) ** 2, abs=tol
+        )
+        assert emp["l1_quantization_error"]["value"] == pytest.approx(1 - np.mean(np.abs(s)), abs=tol)
+        assert emp["share_past_half_period"]["value"] == np.mean(np.abs(20.0 * w) > np.pi / 2)
+        assert emp["sign_flip_probability"]["value"] == np.mean(s * w < 0)
+        lo, hi = emp["quantization_error"]["ci"]
+        assert lo < emp["quantization_error"]["value"] < hi
+        assert row["verdict"] in ("laplace", "gaussian", "inconclusive")
+    rec = sel.recommend(scales, "target-nqe", omega0=20.0, nqe=0.25)
+    assert out["recommended_omega0"] == pytest.approx(rec.omega0, rel=1e-13)
+    for row in out["rows"]:
+        assert row["recommended_omega0"] == pytest.approx(rec.per_layer[row["layer"]].omega0, rel=1e-13)
+
+
+def test_table_csv_and_plot(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plot = tmp_path / "fig" / "pick.png"
+    assert main(["pick-omega", str(trained), "--plot", str(plot), "--bootstrap", "50"]) == 0
+    text = capsys.readouterr().out
+    for col in (
+        "layer",
+        "n",
+        "b_hat",
+        "fit",
+        "a",
+        "model_qe",
+        "emp_qe (CI)",
+        "l1_qe",
+        "past_half",
+        "omega0_rec",
+    ):
+        assert col in text
+    assert "recommended omega0 =" in text and "optimistic" in text
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(plot.parent.glob("*.part"))
+    report = tmp_path / "report.csv"
+    assert main(["pick-omega", str(trained), "--format", "csv", "-o", str(report), "--per-channel"]) == 0
+    rows = list(csv.DictReader(io.StringIO(report.read_text())))
+    assert len(rows) == 16 + 16 + 32 + 32 + 64 + 64  # one per output channel of resnet-small
+    assert rows[0]["layer"] == "layer1.0.conv1[0]"
+    assert float(rows[0]["emp_qe_lo"]) <= float(rows[0]["emp_qe"]) <= float(rows[0]["emp_qe_hi"])
+
+
+def _official(folder: Path, *, freq: str | None) -> Path:
+    """An official-layout .pth.tar: 'module.' keys, α as (out,1,1) with beta/tau, config.txt."""
+    from biper_theory.nn.models import build_model
+
+    model = build_model(
+        "resnet-small", num_classes=10, in_channels=1, generator=torch.Generator().manual_seed(5)
+    )
+    sd = {}
+    for key, value in model.state_dict().items():
+        if key.endswith(".alpha"):
+            sd["module." + key] = value.reshape(-1, 1, 1).clone()
+            sd["module." + key[: -len("alpha")] + "beta"] = torch.ones(value.shape[0], 1, 1)
+            sd["module." + key[: -len("alpha")] + "tau"] = torch.tensor(1.0)
+        else:
+            sd["module." + key] = value.clone()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "model_best.pth.tar"
+    torch.save(
+        {"epoch": 3, "model": "resnet_small", "state_dict": sd, "best_prec1": torch.tensor(90.0)}, path
+    )
+    if freq is not None:
+        (folder / "config.txt").write_text(f"model:  resnet_small\nfreq:  {freq}\n", encoding="utf-8")
+    return path
+
+
+def test_official_layout_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _official(tmp_path / "run", freq="30.0")
+    out = _json(["pick-omega", str(path), "--criterion", "min-qe-flip", "--target", "0.02"], capsys)
+    assert out["kind"] == "official" and out["omega0"] == 30.0 and out["omega0_source"] == "config.txt"
+    assert out["rows"][0]["layer"] == "layer1.0.conv1"
+    for row in out["rows"]:
+        assert float(cf.sign_flip_probability(b=row["b_hat"], omega0=out["recommended_omega0"])) <= 0.02
+    out = _json(["pick-omega", str(path), "--omega0", "12"], capsys)
+    assert out["omega0"] == 12.0 and out["omega0_source"] == "--omega0"
+
+
+def test_numpy_input_needs_no_torch(tmp_path: Path) -> None:
+    g = np.random.default_rng(0)
+    npz = tmp_path / "w.npz"
+    np.savez(
+        npz, conv1=g.laplace(0, 0.05, (8, 4, 3, 3)).astype(np.float32), conv2=g.normal(0, 0.05, (8, 8, 3, 3))
+    )
+    npy = tmp_path / "layer.npy"
+    np.save(npy, g.laplace(0, 0.05, 500))
+    code = (
+        "import sys, json; from biper_theory.cli import main\n"
+        f"assert main(['pick-omega', {str(npz)!r}, '--omega0', '20', '--format', 'json']) == 0\n"
+        f"assert main(['pick-omega', {str(npy)!r}, '--omega0', '20']) == 0\n"
+        "assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    payload = json.loads(res.stdout[: res.stdout.index("\n}\n") + 2])
+    assert [r["layer"] for r in payload["rows"]] == ["conv1", "conv2"]
+    assert payload["rows"][1]["verdict"] == "gaussian"
+    assert "layer " in res.stdout.split("\n}\n", 1)[1]  # the .npy layer is named after the file
+
+
+def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
+    """name -> (argv, a fragment of the one-line error)."""
+    np.savez(tmp / "empty.npz", conv=np.zeros((0, 3)))
+    np.savez(
+        tmp / "nonfinite.npz", a=np.array([1.0, np.nan, np.nan]), b=np.array([[np.inf, 0.1]]), c=np.ones(3)
+    )
+    np.save(tmp / "objects.npy", np.array([{"w": 1}, None], dtype=object), allow_pickle=True)
+    (tmp / "garbage.pt").write_bytes(b"this is not a checkpoint at all\x00\x01")
+    torch.save({"fc.weight": torch.ones(3, 4), "fc.bias": torch.zeros(3)}, tmp / "nobin.pt")
+    official = _official(tmp / "noconfig", freq=None)
+    ok = tmp / "ok.npz"
+    np.savez(ok, conv=np.random.default_rng(1).laplace(0, 0.05, 200))
+    return {
+        "empty-array": (["pick-omega", str(tmp / "empty.npz"), "--omega0", "20"], "empty"),
+        "non-finite": (
+            ["pick-omega", str(tmp / "nonfinite.npz"), "--omega0", "20"],
+            "a: 2 NaN of 3; b: 1 +inf of 2",
+        ),
+        "pickled-npy": (["pick-omega", str(tmp / "objects.npy"), "--omega0", "20"], "never unpickled"),
+        "not-a-checkpoint": (["pick-omega", str(tmp / "garbage.pt")], "not a PyTorch checkpoint"),
+        "no-binarized-layers": (
+            ["pick-omega", str(tmp / "nobin.pt"), "--omega0", "20"],
+            "no binarized layers",
+        ),
+        "official-without-omega0": (["pick-omega", str(official)], "--omega0"),
+        "npz-without-omega0": (["pick-omega", str(ok)], "--omega0 is required"),
+        "unknown-criterion": (["pick-omega", str(ok), "--omega0", "20", "--criterion", "best"], "avoid-peak"),
+        "unreachable-target": (
+            ["pick-omega", str(ok), "--omega0", "20", "--criterion", "target-nqe", "--target", "0.9"],
+            "normalized QE in",
+        ),
+        "bad-plot-suffix": (["pick-omega", str(ok), "--omega0", "20", "--plot", str(tmp / "f.jpg2")], ".png"),
+        "missing-file": (["pick-omega", str(tmp / "nope.pt")], "nope.pt"),
+        "negative-omega0": (["pick-omega", str(ok), "--omega0", "-3"], "omega0"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "empty-array",
+        "non-finite",
+        "pickled-npy",
+        "not-a-checkpoint",
+        "no-binarized-layers",
+        "official-without-omega0",
+        "npz-without-omega0",
+        "unknown-criterion",
+        "unreachable-target",
+        "bad-plot-suffix",
+        "missing-file",
+        "negative-omega0",
+    ],
+)
+def test_bad_input_one_line_exit_2_nothing_written(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv, fragment = _bad_inputs(tmp_path)[case]
+    out_dir = tmp_path / "out"
+    plot = out_dir / "fig.png"
+    report = out_dir / "report.txt"
+    if "--plot" not in argv:
+        argv = [*argv, "--plot", str(plot)]
+    assert run_cli([*argv, "-o", str(report)]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("biper-theory: error:")
+    assert fragment in err
+    assert captured.out == ""
+    assert not out_dir.exists() or not any(out_dir.iterdir())

@@ -1,0 +1,353 @@
+"""Weight laws: fits, goodness of fit, Gaussian closed forms, empirical quantities and CIs.
+
+Exact comparisons (against scipy's own fitters and tests, closed forms, quadrature, mpmath)
+use float tolerances; Monte-Carlo comparisons use k standard errors, k stated, seeds fixed.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import mpmath as mp
+import numpy as np
+import pytest
+from scipy import integrate, stats
+
+from biper_theory import closed_form as cf
+from biper_theory import weights as wt
+
+K_SE = 4.0  # Monte-Carlo tolerance: |estimate - exact| < K_SE * SE (two-sided p ≈ 6e-5 per check)
+
+
+# ------------------------------------------------------------------------------------------
+# Input checks
+# ------------------------------------------------------------------------------------------
+
+
+def test_nonfinite_layers_reported_with_counts() -> None:
+    good = np.ones((2, 3))
+    nan2 = np.array([1.0, np.nan, np.nan, 0.5])
+    inf1 = np.array([[np.inf, 1.0], [2.0, -np.inf]])
+    with pytest.raises(ValueError) as err:
+        wt.validate_layers({"ok": good, "conv_a": nan2, "conv_b": inf1})
+    msg = str(err.value)
+    assert "conv_a: 2 NaN of 4" in msg
+    assert "conv_b: 1 +inf, 1 -inf of 4" in msg
+    assert "ok" not in msg.replace("(never", "")  # only the bad layers are named
+    assert "\n" not in msg
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [
+        pytest.param({"empty": np.zeros((0, 3))}, id="empty-array"),
+        pytest.param({}, id="no-layers"),
+        pytest.param({"text": np.array(["a", "b"])}, id="strings"),
+    ],
+)
+def test_bad_layers_raise(layers: dict) -> None:
+    with pytest.raises(ValueError):
+        wt.validate_layers(layers)
+
+
+def test_single_array_and_float32_kept() -> None:
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    out = wt.validate_layers(x, name="w")
+    assert list(out) == ["w"] and out["w"].dtype == np.float32
+    assert wt.validate_layers({"i": np.arange(3)})["i"].dtype == np.float64
+
+
+def test_empirical_rejects_nonfinite() -> None:
+    with pytest.raises(ValueError, match="1 NaN"):
+        wt.empirical_quantities(np.array([0.1, np.nan]), omega0=20.0)
+
+
+# ------------------------------------------------------------------------------------------
+# Fits
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "b", [pytest.param(0.01, id="b=0.01"), pytest.param(0.05, id="b=0.05"), pytest.param(2.0, id="b=2")]
+)
+def test_laplace_fit_recovers_b_within_se(b: float, rng: np.random.Generator) -> None:
+    n = 50_000
+    w = rng.laplace(0.0, b, size=n)
+    fit = wt.fit_laplace(w)
+    assert float(fit.scale_se) == pytest.approx(float(fit.scale) / np.sqrt(n), rel=1e-15)
+    assert abs(float(fit.scale) - b) < K_SE * b / np.sqrt(n)  # SE of b̂ = b/√n (|W| ~ Exp(b))
+
+
+@pytest.mark.parametrize("fix_loc", [pytest.param(True, id="loc0"), pytest.param(False, id="loc-free")])
+def test_fits_equal_scipy_fitters_and_loglik(fix_loc: bool, rng: np.random.Generator) -> None:
+    w = rng.laplace(0.003, 0.04, size=3001)
+    kw = {"floc": 0.0} if fix_loc else {}
+    lap = wt.fit_laplace(w, fix_loc=fix_loc)
+    loc, scale = stats.laplace.fit(w, **kw)
+    assert float(lap.loc) == pytest.approx(loc, abs=1e-15)
+    assert float(lap.scale) == pytest.approx(scale, rel=1e-13)
+    assert float(lap.loglik) == pytest.approx(stats.laplace.logpdf(w, loc, scale).sum(), rel=1e-12)
+    gau = wt.fit_gaussian(w, fix_loc=fix_loc)
+    loc, scale = stats.norm.fit(w, **kw)
+    assert float(gau.loc) == pytest.approx(loc, abs=1e-15)
+    assert float(gau.scale) == pytest.approx(scale, rel=1e-13)
+    assert float(gau.loglik) == pytest.approx(stats.norm.logpdf(w, loc, scale).sum(), rel=1e-12)
+    k = 1 if fix_loc else 2
+    assert float(lap.aic) == pytest.approx(2 * k - 2 * float(lap.loglik), rel=1e-15)
+    assert wt.fitted_scale(w, fix_loc=fix_loc) == pytest.approx(float(lap.scale), rel=1e-13)
+    assert wt.fitted_scale(w, law="gaussian", fix_loc=fix_loc) == pytest.approx(float(gau.scale), rel=1e-13)
+
+
+def test_ks_equals_scipy_kstest(rng: np.random.Generator) -> None:
+    w = rng.laplace(0.0, 0.1, size=700)
+    lap = wt.fit_laplace(w, ks_size=None)
+    ref = stats.kstest(w, "laplace", args=(0.0, float(lap.scale)), method="exact")
+    assert float(lap.ks_statistic) == pytest.approx(ref.statistic, rel=1e-12)
+    assert float(lap.ks_pvalue) == pytest.approx(ref.pvalue, rel=1e-8)
+    gau = wt.fit_gaussian(w, ks_size=None)
+    ref = stats.kstest(w, "norm", args=(0.0, float(gau.scale)), method="exact")
+    assert float(gau.ks_statistic) == pytest.approx(ref.statistic, rel=1e-12)
+    assert lap.ks_n == 700 and wt.fit_laplace(w, ks_size=100).ks_n == 100
+    # above 1000 weights the p-value is Stephens' approximation of the exact law
+    big = rng.laplace(0.0, 0.1, size=4000)
+    fit = wt.fit_laplace(big, ks_size=None)
+    ref = stats.kstest(big, "laplace", args=(0.0, float(fit.scale)), method="exact")
+    assert float(fit.ks_statistic) == pytest.approx(ref.statistic, rel=1e-12)
+    assert float(fit.ks_pvalue) == pytest.approx(ref.pvalue, abs=5e-3)
+
+
+@pytest.mark.parametrize(
+    ("draw", "verdict"),
+    [
+        pytest.param(lambda g: g.laplace(0, 0.05, 5000), "laplace", id="laplace-samples"),
+        pytest.param(lambda g: g.normal(0, 0.05, 5000), "gaussian", id="gaussian-samples"),
+    ],
+)
+def test_verdict_by_aic(draw, verdict: str, rng: np.random.Generator) -> None:
+    w = draw(rng)
+    cmp = wt.compare_fits(wt.fit_laplace(w), wt.fit_gaussian(w))
+    assert str(cmp.verdict) == verdict
+    assert float(cmp.delta_aic) == pytest.approx(float(cmp.laplace.aic - cmp.gaussian.aic) * -1, rel=1e-15)
+
+
+def test_scale_estimators_labelled(rng: np.random.Generator) -> None:
+    w = rng.normal(0.01, 0.05, size=(4, 50))
+    est = wt.scale_estimators(w)
+    assert est["mean|w| (official BiPer code)"] == pytest.approx(np.abs(w).mean(), rel=1e-14)
+    assert est["mean|w - mean w| (ReCU)"] == pytest.approx(np.abs(w - w.mean()).mean(), rel=1e-14)
+    per = wt.scale_estimators(w, per_channel=True)["mean|w| (official BiPer code)"]
+    np.testing.assert_allclose(per, np.abs(w).mean(axis=1), rtol=1e-14)
+
+
+# ------------------------------------------------------------------------------------------
+# Gaussian closed forms: quadrature, mpmath and Monte Carlo
+# ------------------------------------------------------------------------------------------
+
+S_VALUES = [1e-4, 0.02, 0.2, 0.35 * (1 - 1e-12), 0.35, 0.5, 1.0, 2.5, 7.0]
+
+
+def _quad_half_periods(f, s: float) -> float:
+    """2∫_0^∞ f(x) φ_s(x) dx by adaptive quadrature on smooth pieces, up to 12 s."""
+    top = max(12.0 * s, np.pi)
+    # split at every kπ and, for narrow laws, at s, 3s and 8s so quad sees the peak
+    extra = [c * s for c in (1.0, 3.0, 8.0) if c * s < top]
+    edges = np.unique(np.concatenate([np.arange(0.0, top, np.pi), extra, [top]]))
+    dens = stats.norm(0.0, s).pdf
+    return 2.0 * sum(
+        integrate.quad(lambda x: f(x) * dens(x), lo, hi, epsabs=1e-15, epsrel=1e-13, limit=200)[0]
+        for lo, hi in itertools.pairwise(edges)
+    )
+
+
+@pytest.mark.parametrize("s", [pytest.param(s, id=f"s={s:.6g}") for s in S_VALUES])
+def test_gaussian_forms_against_quadrature(s: float) -> None:
+    assert float(wt.gaussian_second_moment(s=s)) == pytest.approx(
+        _quad_half_periods(lambda x: np.sin(x) ** 2, s), abs=1e-12, rel=1e-10
+    )
+    assert float(wt.gaussian_optimal_gamma(s=s)) == pytest.approx(
+        _quad_half_periods(lambda x: np.abs(np.sin(x)), s), abs=1e-12, rel=1e-10
+    )
+    # sign flip: X > 0 inside a negative half-period, doubled by symmetry
+    flip = _quad_half_periods(lambda x: (np.sin(x) < 0).astype(float), s)
+    assert float(wt.gaussian_sign_flip_probability(s=s)) == pytest.approx(flip, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "s", [pytest.param(s, id=f"s={s}") for s in [0.3, 3.0, 20.0, 49.999, 50.0, 80.0, 300.0]]
+)
+def test_gaussian_flip_against_mpmath(s: float) -> None:
+    # mp.nsum of P = 2 Σ_j (-1)^{j+1} Q(jπ/s) at 30 digits (Q by mp.ncdf of the negative)
+    mp.mp.dps = 30
+    ref = 2 * mp.nsum(lambda j: (-1) ** (j + 1) * mp.ncdf(-j * mp.pi / s), [1, mp.inf])
+    assert float(wt.gaussian_sign_flip_probability(s=s)) == pytest.approx(float(ref), abs=1e-13)
+
+
+def test_gaussian_gamma_continuous_at_switch_and_limits() -> None:
+    lo, hi = wt.gaussian_optimal_gamma(s=[0.35 * (1 - 1e-13), 0.35])
+    assert lo == pytest.approx(hi, rel=1e-13)
+    assert float(wt.gaussian_optimal_gamma(s=1e-8)) == pytest.approx(1e-8 * np.sqrt(2 / np.pi), rel=1e-12)
+    assert float(wt.gaussian_optimal_gamma(s=1e4)) == pytest.approx(2 / np.pi, rel=1e-15)
+    assert float(wt.gaussian_sign_flip_probability(s=0.01)) == 0.0
+    assert float(wt.gaussian_share_past_half_period(s=1.0)) == pytest.approx(
+        2 * stats.norm.sf(np.pi / 2), rel=1e-14
+    )
+
+
+@pytest.mark.parametrize("s", [pytest.param(0.9, id="s=0.9"), pytest.param(1.5, id="s=1.5")])
+def test_gaussian_forms_against_monte_carlo(s: float) -> None:
+    x = np.random.default_rng(7).normal(0.0, s, size=400_000)
+    sx = np.sin(x)
+    checks = {
+        "second_moment": sx**2,
+        "optimal_gamma": np.abs(sx),
+        "sign_flip_probability": (sx * x < 0).astype(float),
+        "share_past_half_period": (np.abs(x) > np.pi / 2).astype(float),
+    }
+    model = wt.model_quantities("gaussian", scale=s, omega0=1.0).as_dict()
+    for name, v in checks.items():
+        se = v.std() / np.sqrt(v.size)
+        assert abs(v.mean() - float(model[name])) < K_SE * se, name
+
+
+def test_laplace_model_quantities_are_closed_form() -> None:
+    q = wt.model_quantities("laplace", scale=0.05, omega0=20.0)
+    assert q.quantization_error == cf.quantization_error(b=0.05, omega0=20.0)
+    assert q.optimal_gamma == cf.optimal_gamma(b=0.05, omega0=20.0)
+    assert q.sign_flip_probability == cf.sign_flip_probability(b=0.05, omega0=20.0)
+    assert q.l1_quantization_error == cf.l1_quantization_error(b=0.05, omega0=20.0)
+    assert float(q.share_past_half_period) == pytest.approx(np.exp(-np.pi / 2), rel=1e-15)
+    with pytest.raises(ValueError, match="law must be one of laplace, gaussian"):
+        wt.model_quantities("cauchy", scale=1.0, omega0=1.0)
+
+
+# ------------------------------------------------------------------------------------------
+# Empirical quantities
+# ------------------------------------------------------------------------------------------
+
+
+def test_empirical_equals_direct_computation(rng: np.random.Generator) -> None:
+    w = rng.laplace(0.0, 0.06, size=(16, 8, 3, 3))
+    s = np.sin(20.0 * w)
+    direct = {
+        "second_moment": np.mean(s**2),
+        "optimal_gamma": np.mean(np.abs(s)),
+        "quantization_error": np.mean(s**2) - np.mean(np.abs(s)) ** 2,
+        "l1_quantization_error": 1 - np.mean(np.abs(s)),
+        "sign_flip_probability": np.mean(np.sign(s) != np.sign(w)),
+        "share_past_half_period": np.mean(np.abs(20.0 * w) > np.pi / 2),
+    }
+    exact = wt.empirical_quantities(w, omega0=20.0, exact=True, n_boot=0).as_dict()
+    fast = wt.empirical_quantities(w, omega0=20.0, n_boot=0).as_dict()
+    for k, v in direct.items():
+        assert float(exact[k]) == pytest.approx(v, rel=1e-12, abs=1e-15), k
+        assert float(fast[k]) == pytest.approx(v, abs=1e-6), k  # float32 sin: ~1e-7 per weight
+
+
+def test_analyze_layer_single_pass_equals_the_parts(rng: np.random.Generator) -> None:
+    w = rng.laplace(0.0, 0.05, size=(70_001,)).astype(np.float32)  # > one chunk, odd length
+    an = wt.analyze_layer(w, omega0=20.0, n_boot=0, ks_size=None)
+    assert float(an.b) == pytest.approx(float(wt.fit_laplace(w).scale), rel=1e-12)
+    assert float(an.fits.gaussian.scale) == pytest.approx(float(wt.fit_gaussian(w).scale), rel=1e-12)
+    assert float(an.fits.laplace.ks_statistic) == pytest.approx(
+        float(wt.fit_laplace(w, ks_size=None).ks_statistic)
+    )
+    for k, v in wt.scale_estimators(w).items():
+        assert float(an.scales[k]) == pytest.approx(float(v), rel=1e-12)
+    ref = wt.empirical_quantities(w, omega0=20.0, n_boot=0).as_dict()
+    for k, v in an.empirical.as_dict().items():
+        assert float(v) == pytest.approx(float(ref[k]), rel=1e-12), k
+    free = wt.analyze_layer(w, omega0=20.0, n_boot=0, fix_loc=False)
+    _, scale = stats.laplace.fit(w.astype(np.float64))
+    assert float(free.fits.laplace.scale) == pytest.approx(scale, rel=1e-12)
+    assert float(free.fits.gaussian.scale) == pytest.approx(np.std(w.astype(np.float64)), rel=1e-12)
+    assert float(an.a) == pytest.approx(20.0 * float(an.b), rel=1e-15)
+
+
+def test_per_channel_rows_equal_layer_of_each_channel(rng: np.random.Generator) -> None:
+    w = rng.laplace(0.0, 0.05, size=(5, 4, 3, 3)) * np.arange(1, 6)[:, None, None, None]
+    an = wt.analyze_layer(w, omega0=20.0, per_channel=True, n_boot=50)
+    normal = wt.analyze_layer(w, omega0=20.0, per_channel=True)
+    assert normal.empirical.ci["quantization_error"][0].shape == (5,)
+    assert an.b.shape == (5,) and an.empirical.ci["quantization_error"][0].shape == (5,)
+    for c in range(5):
+        one = wt.analyze_layer(w[c], omega0=20.0, n_boot=0)
+        assert an.b[c] == pytest.approx(float(one.b), rel=1e-13)
+        assert an.empirical.quantization_error[c] == pytest.approx(
+            float(one.empirical.quantization_error), rel=1e-9
+        )
+        assert an.fits.verdict[c] == str(one.fits.verdict)
+
+
+@pytest.mark.parametrize("n_boot", [pytest.param(0, id="normal-ci"), pytest.param(400, id="bootstrap-ci")])
+def test_empirical_qe_of_fitted_laplace_samples_within_ci(n_boot: int, rng: np.random.Generator) -> None:
+    b = float(wt.fit_laplace(rng.laplace(0.0, 0.048, size=9 * 64 * 64)).scale)
+    w = np.random.default_rng(11).laplace(0.0, b, size=300_000)
+    emp = wt.empirical_quantities(w, omega0=20.0, n_boot=n_boot, boot_size=4000, confidence=0.99, rng=3)
+    assert emp.ci_method == (wt.CI_BOOTSTRAP if n_boot else wt.CI_NORMAL)
+    model = wt.model_quantities("laplace", scale=b, omega0=20.0).as_dict()
+    for k in model:
+        lo, hi = emp.ci[k]
+        assert lo <= model[k] <= hi, k
+
+
+def test_normal_and_bootstrap_intervals_agree(rng: np.random.Generator) -> None:
+    w = rng.laplace(0.0, 0.05, size=4000)
+    normal = wt.empirical_quantities(w, omega0=20.0)
+    boot = wt.empirical_quantities(w, omega0=20.0, n_boot=1500, boot_size=None, rng=1)
+    for k in (
+        "quantization_error",
+        "normalized_quantization_error",
+        "optimal_gamma",
+        "sign_flip_probability",
+    ):
+        width_n = float(normal.ci[k][1] - normal.ci[k][0])
+        width_b = float(boot.ci[k][1] - boot.ci[k][0])
+        assert width_b == pytest.approx(width_n, rel=0.15), k  # bootstrap quantiles: ~5% noise
+
+
+@pytest.mark.parametrize("n_boot", [pytest.param(0, id="normal-ci"), pytest.param(300, id="bootstrap-ci")])
+def test_ci_covers_at_nominal_rate(n_boot: int) -> None:
+    # 60 independent data sets of n = 3000 from La(0, 0.05), ω₀ = 20: the 95% interval of the
+    # QE should cover the exact QE about 57 times; fewer than 50 has probability ≈ 1e-3.
+    exact = float(cf.quantization_error(b=0.05, omega0=20.0))
+    gen = np.random.default_rng(2024)
+    hits = 0
+    for _ in range(60):
+        w = gen.laplace(0.0, 0.05, size=3000)
+        emp = wt.empirical_quantities(w, omega0=20.0, n_boot=n_boot, boot_size=1000, rng=gen)
+        lo, hi = emp.ci["quantization_error"]
+        hits += bool(lo <= exact <= hi)
+    assert hits >= 50
+
+
+def test_empirical_argument_checks() -> None:
+    w = np.ones(10)
+    with pytest.raises(ValueError, match="omega0"):
+        wt.empirical_quantities(w, omega0=0.0)
+    with pytest.raises(ValueError, match="confidence"):
+        wt.empirical_quantities(w, omega0=1.0, confidence=1.0)
+    with pytest.raises(ValueError, match="n_boot"):
+        wt.empirical_quantities(w, omega0=1.0, n_boot=-1)
+    with pytest.raises(ValueError, match="per_channel"):
+        wt.empirical_quantities(w, omega0=1.0, per_channel=True)
+    with pytest.raises(ValueError, match="scale is 0"):
+        wt.fit_laplace(np.zeros(5))
+
+
+def test_analyze_layers_checks_all_layers_first(rng: np.random.Generator) -> None:
+    layers = {"a": rng.laplace(0, 0.05, (4, 3, 3, 3)), "b": rng.normal(0, 0.05, 300).astype(np.float32)}
+    out = wt.analyze_layers(layers, omega0=20.0, rng=5)
+    assert list(out) == ["a", "b"]
+    for k, w in layers.items():
+        one = wt.analyze_layer(w, omega0=20.0)
+        assert float(out[k].b) == pytest.approx(float(one.b), rel=1e-13)
+        assert float(out[k].empirical.quantization_error) == pytest.approx(
+            float(one.empirical.quantization_error), rel=1e-12
+        )
+    bad = {**layers, "c": np.array([np.nan, 0.1]), "d": np.array([0.1, -np.inf, np.nan])}
+    with pytest.raises(ValueError, match=r"c: 1 NaN of 2; d: 1 NaN, 1 -inf of 3"):
+        wt.analyze_layers(bad, omega0=20.0)
+    with pytest.raises(ValueError, match="empty"):
+        wt.analyze_layers({"e": np.zeros(0)}, omega0=20.0)
+    with pytest.raises(ValueError, match="too large"):
+        wt.analyze_layers({"big": np.full(3, 1e308)}, omega0=20.0)
