@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch", reason="the nn extra (torch) is not install
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
+from biper_theory.nn.functional import approx_sign_surrogate  # noqa: E402
 from biper_theory.nn.layers import (  # noqa: E402
     BiPerConv2d,
     BiPerLinear,
@@ -35,6 +36,13 @@ def _one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(autouse=True)
+def _global_rng_kept_local() -> Iterator[None]:
+    """Tests that seed the global RNG (layer construction draws from it) leave it as they found it."""
+    with torch.random.fork_rng(devices=[]):
+        yield
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -177,9 +185,19 @@ def test_act_norm_scale_changes_only_the_backward() -> None:
     y1.backward(upstream)
     y2.backward(upstream)
     assert not torch.allclose(x1.grad, x2.grad)  # surrogate evaluated at x/s instead of x
-    # eval mode: the official code skips the scaling; the forward is the same anyway
+    # the backward is exactly that of F(x/s(x)), F the ApproxSign surrogate, s per sample and not
+    # detached (the chain rule through s included), as the official code's a / sqrt(var + 1e-5)
+    x3 = _x_with_grad()
+    s = torch.sqrt(x3.var(dim=(1, 2, 3), keepdim=True) + 1e-5)
+    F.conv2d(approx_sign_surrogate(x3 / s), scaled.quantized_weight(), padding=1).backward(upstream)
+    torch.testing.assert_close(x2.grad, x3.grad)
+    # eval mode: the official code skips the scaling; forward and backward are the plain layer's
     scaled.eval()
-    torch.testing.assert_close(scaled(x2.detach()), y1.detach(), rtol=0, atol=0)
+    x4 = _x_with_grad()
+    y4 = scaled(x4)
+    torch.testing.assert_close(y4, y1, rtol=0, atol=0)
+    y4.backward(upstream)
+    torch.testing.assert_close(x4.grad, x1.grad, rtol=0, atol=0)
 
 
 def test_act_norm_standardize_moves_the_threshold() -> None:

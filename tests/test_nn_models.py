@@ -185,15 +185,25 @@ def test_option_a_shortcut_pads_channels_with_zeros() -> None:
     assert torch.all(out[:, :8] == 0) and torch.all(out[:, 24:] == 0)
 
 
-def test_generator_makes_weights_reproducible() -> None:
-    torch.manual_seed(1)
-    a = build_model("resnet-small", num_classes=10, in_channels=1, generator=_gen(5))
-    torch.manual_seed(2)  # a different global state must not matter
-    b = build_model("resnet-small", num_classes=10, in_channels=1, generator=_gen(5))
-    c = build_model("resnet-small", num_classes=10, in_channels=1, generator=_gen(6))
+@pytest.mark.parametrize("full_precision", [pytest.param(False, id="biper"), pytest.param(True, id="fp")])
+def test_generator_makes_weights_reproducible_and_leaves_global_rng_alone(full_precision: bool) -> None:
+    kw = {"num_classes": 10, "in_channels": 1, "full_precision": full_precision}
+    with torch.random.fork_rng(devices=[]):  # this test seeds the global RNG; keep that local
+        torch.manual_seed(1)
+        state = torch.get_rng_state()
+        a = build_model("resnet-small", **kw, generator=_gen(5))  # type: ignore[arg-type]
+        assert torch.equal(torch.get_rng_state(), state)  # neither read-and-advanced nor reseeded
+        torch.manual_seed(2)  # a different global state must not matter
+        b = build_model("resnet-small", **kw, generator=_gen(5))  # type: ignore[arg-type]
+        c = build_model("resnet-small", **kw, generator=_gen(6))  # type: ignore[arg-type]
+        # without a generator the global RNG is the source (and is advanced)
+        torch.manual_seed(5)
+        d = build_model("resnet-small", **kw)  # type: ignore[arg-type]
+        assert not torch.equal(torch.get_rng_state(), torch.manual_seed(5).get_state())
     for key, value in a.state_dict().items():
         torch.testing.assert_close(value, b.state_dict()[key], rtol=0, atol=0)
     assert not torch.equal(a.state_dict()["layer1.0.conv1.weight"], c.state_dict()["layer1.0.conv1.weight"])
+    assert not torch.equal(a.state_dict()["layer1.0.conv1.weight"], d.state_dict()["layer1.0.conv1.weight"])
 
 
 def test_stage_and_omega0_reach_every_layer() -> None:
@@ -218,7 +228,6 @@ def test_every_latent_weight_gets_a_gradient(stage: int) -> None:
 
 
 def test_stage2_training_reduces_loss_on_a_fixed_batch() -> None:
-    torch.manual_seed(0)
     model = build_model("resnet-small", num_classes=4, in_channels=1, stage=2, generator=_gen(2))
     x = torch.randn(16, 1, 8, 8, generator=_gen(3))
     y = torch.arange(16) % 4

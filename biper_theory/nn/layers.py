@@ -200,9 +200,13 @@ class BiPerConv2d(_BiPerMixin, nn.Conv2d):
         Per-sample normalisation of the input before the sign. ``True``/``"scale"`` is the
         official code's: :math:`x / \sqrt{\operatorname{Var}_{C,H,W}(x) + 10^{-5}}` in training
         mode only. Since :math:`\operatorname{sign}(x/s) = \operatorname{sign}(x)` for
-        :math:`s > 0` it leaves the forward result unchanged and only rescales the argument of
-        the ApproxSign surrogate, i.e. changes the backward pass (which inputs fall inside
-        :math:`|x| < 1` and their weight :math:`2 - 2|x/s|`). ``"standardize"`` uses
+        :math:`s > 0` it leaves the forward result unchanged and changes only the backward
+        pass, which becomes that of :math:`F(x/s(x))` with :math:`F` the ApproxSign surrogate
+        (:func:`~biper_theory.nn.functional.approx_sign_surrogate`): the factor
+        :math:`\max(0, 2 - 2|x/s|)/s` per input (which inputs fall inside :math:`|x/s| < 1`)
+        plus the term through :math:`s`, which depends on the whole sample (:math:`s` is not
+        detached, as in the official code). In eval mode the layer is the plain one.
+        ``"standardize"`` uses
         :math:`(x - \bar x)/s`: subtracting the per-sample mean moves the sign threshold from 0
         to :math:`\bar x`, so it changes the forward result too (applied in train and eval).
     alpha_init : {"mean-abs", "uniform", "ones"}, keyword-only

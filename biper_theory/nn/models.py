@@ -38,6 +38,7 @@ the same minus ``alpha``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 
@@ -256,7 +257,9 @@ def build_model(
         Passed to every :class:`~biper_theory.nn.layers.BiPerConv2d` (official: ``True``).
     generator : torch.Generator, optional
         Source of the initial weights; with it, the same generator state gives the same
-        weights whatever the global RNG. Without it, the global generator is used.
+        weights whatever the global RNG, and the global RNG is neither read nor advanced
+        (the throw-away default init that torch layers run while being constructed happens
+        under :func:`torch.random.fork_rng`). Without it, the global generator is used.
 
     Returns
     -------
@@ -290,6 +293,18 @@ def build_model(
             act_norm=act_norm,
         )
 
+    # torch layers draw a throw-away default init from the global RNG while being constructed;
+    # with a generator, fork the global RNG around that so it is neither read nor advanced here
+    guard = torch.random.fork_rng(devices=[]) if generator is not None else contextlib.nullcontext()
+    with guard:
+        model = _construct(arch, in_channels, num_classes, make_conv, full_precision)
+    _init_parameters(model, generator)
+    return model
+
+
+def _construct(
+    arch: str, in_channels: int, num_classes: int, make_conv: ConvFactory, full_precision: bool
+) -> nn.Module:
     model: nn.Module
     if arch == "resnet-small":
         model = _BiPerResNet(
@@ -312,7 +327,6 @@ def build_model(
             make_conv=make_conv,
             full_precision=full_precision,
         )
-    _init_parameters(model, generator)
     return model
 
 

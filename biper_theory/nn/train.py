@@ -35,7 +35,10 @@ The other defaults (20 epochs per run, global batch 64, weight decay 5e-4 on eve
 Kaiming-normal latent init as in the official code, no activation normalisation) are not in
 the paper: they were chosen so that ``biper-theory train`` (digits, ``resnet-small``) runs
 in well under a minute on two CPU cores and its stage-2 binary network passes 95 % test
-accuracy. The paper's learning rates train well on digits as they are.
+accuracy. The paper's learning rates train well on digits as they are. Not included: the
+official CIFAR scripts add :math:`\tau\,\operatorname{mean}\sin^2(\omega_0 w)` per binary
+layer to the loss (:math:`\tau = 10^{-3}` by default); the paper does not mention it. Stage 2
+without a warm start is allowed here (with a warning); the official stage-2 script refuses it.
 
 ``best_test_accuracy`` is the best test accuracy over the epochs, reported for information:
 it is selected on the test set (these small datasets have no validation split), so quote
@@ -51,6 +54,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,10 +76,12 @@ from .layers import ACT_NORMS, LATENT_INITS, init_latent_weights, iter_biper_lay
 from .models import ARCHS, build_model
 
 __all__ = [
+    "SCRATCH_STAGE2_WARNING",
     "STAGE_LR",
     "TrainConfig",
     "TrainResult",
     "TwoStageResult",
+    "WARM_FROM_MEMORY",
     "half_period_report",
     "state_dict_sha256",
     "train",
@@ -85,6 +91,14 @@ __all__ = [
 #: Default learning rate per stage (Vargas et al., 2024, Sec. 3.1: 0.1 in stage 1, 0.01 in stage 2).
 #: The full-precision baseline uses the stage-1 value.
 STAGE_LR: Mapping[int, float] = {1: 0.1, 2: 0.01}
+
+#: ``TrainResult.warm_start`` of a stage 2 that :func:`train_two_stage` warm-started in memory.
+WARM_FROM_MEMORY = "stage-1 model (in memory)"
+#: the :class:`UserWarning` of a stage-2 run without a warm start.
+SCRATCH_STAGE2_WARNING = (
+    "stage 2 without init_from trains the binary network from a fresh initialisation; the paper's "
+    "recipe warm-starts stage 2 from a stage-1 checkpoint (init_from, CLI --init-from)"
+)
 
 _HALF_PERIOD = math.pi / 2  # |ω₀w| beyond which sin(ω₀w) is past its first (monotone) half-period
 
@@ -105,7 +119,10 @@ class TrainConfig:
         1: real weights :math:`\\alpha\\sin(\\omega_0 w)`; 2: binary weights.
     init_from : path, optional
         Checkpoint to warm-start from (stage 2 from stage 1). Its ω₀ must equal ``omega0``
-        and its architecture ``arch``; a mismatch is refused.
+        and its architecture ``arch``; a mismatch is refused. Stage 2 without it trains the
+        binary network from a fresh initialisation, which is *not* the paper's recipe:
+        :func:`train` then issues a :class:`UserWarning` and records ``warm_start = None``
+        in the result, ``metrics.json`` and the checkpoint metadata.
     epochs : int
         Number of passes over the training set (≥ 1).
     seed : int
@@ -211,7 +228,12 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """Outcome of :func:`train`; :meth:`to_dict` is what ``metrics.json`` holds."""
+    """Outcome of :func:`train`; :meth:`to_dict` is what ``metrics.json`` holds.
+
+    ``warm_start`` says where the weights came from: the ``init_from`` checkpoint, the
+    in-memory stage-1 model of :func:`train_two_stage` (:data:`WARM_FROM_MEMORY`), or ``None``
+    for a fresh initialisation.
+    """
 
     config: TrainConfig
     final_test_accuracy: float
@@ -227,6 +249,7 @@ class TrainResult:
     rank: int
     checkpoint: str | None = None
     metrics: str | None = None
+    warm_start: str | None = None
     model: nn.Module | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -352,6 +375,12 @@ def train(config: TrainConfig) -> TrainResult:
     ValueError
         A warm-start checkpoint with another ω₀, architecture or kind of model, an
         unavailable device, or a bad DDP environment.
+
+    Warns
+    -----
+    UserWarning
+        :data:`SCRATCH_STAGE2_WARNING`, for ``stage=2`` without ``init_from`` (a stage 2 trained
+        from a fresh initialisation instead of the paper's warm start).
     """
     with _distributed(config.device) as ctx:
         return _train(config, ctx, warm=None)
@@ -438,6 +467,11 @@ def _train(
         raise ValueError(
             f"batch_size ({config.batch_size}) must be divisible by the world size ({ctx.world})"
         )
+    warm_start: str | None = None if warm is None else WARM_FROM_MEMORY
+    if config.init_from is not None:
+        warm_start = os.fspath(config.init_from)
+    if config.stage == 2 and warm_start is None:
+        warnings.warn(SCRATCH_STAGE2_WARNING, UserWarning, stacklevel=3)  # stack: caller → train → _train
     seeds = np.random.SeedSequence(config.seed).generate_state(3, dtype=np.uint64)
     build_seed, init_seed, data_seed = (int(s) for s in seeds)
 
@@ -476,6 +510,7 @@ def _train(
         dataset_info=info,
         world_size=ctx.world,
         rank=ctx.rank,
+        warm_start=warm_start,
         model=model,
     )
     if config.out is not None:
@@ -500,19 +535,16 @@ def _build(
     init_seed: int,
     warm: tuple[Mapping[str, torch.Tensor], Mapping[str, Any]] | None,
 ) -> nn.Module:
-    # torch layers draw their throw-away default init from the global RNG while being constructed;
-    # fork it so that the caller's state is left as it was (the real init uses the generator)
-    with torch.random.fork_rng(devices=[]):
-        model = build_model(
-            config.arch,
-            num_classes=int(info["num_classes"]),
-            in_channels=int(info["in_channels"]),
-            omega0=config.omega0,
-            stage=config.stage,
-            full_precision=config.full_precision,
-            act_norm=config.act_norm,
-            generator=torch.Generator().manual_seed(build_seed),  # the initial weights
-        )
+    model = build_model(  # with a generator, build_model leaves the global RNG alone
+        config.arch,
+        num_classes=int(info["num_classes"]),
+        in_channels=int(info["in_channels"]),
+        omega0=config.omega0,
+        stage=config.stage,
+        full_precision=config.full_precision,
+        act_norm=config.act_norm,
+        generator=torch.Generator().manual_seed(build_seed),  # the initial weights
+    )
     if config.init_from is not None and warm is None:
         state, meta, kind = load_checkpoint(config.init_from)
         if kind != "biper-theory":  # official .pth.tar or plain state_dict: ω₀ from config.txt
@@ -688,6 +720,7 @@ def _checkpoint_meta(result: TrainResult) -> dict[str, Any]:
         "best_accuracy": float(result.best_test_accuracy),
         "epochs": int(cfg.epochs),
         "full_precision": bool(cfg.full_precision),
+        "warm_start": result.warm_start,
         "num_classes": int(result.dataset_info["num_classes"]),
         "in_channels": int(result.dataset_info["in_channels"]),
         "state_dict_sha256": result.state_dict_sha256,
