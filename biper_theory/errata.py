@@ -1,8 +1,10 @@
 r"""The printed statements of §2.1 of Vargas et al. (2024), encoded as printed, and checked.
 
-Each statement of the paper's quantization-error analysis (the Laplace density
-:math:`f_W`, eqs. (4)–(8) and the quoted maximum) is written here exactly as printed,
-evaluated, and compared with the SymPy derivation of :mod:`biper_theory.symbolic`. The
+Each statement of the paper's quantization-error analysis (eq. (3), the Laplace density
+:math:`f_W`, eqs. (4)–(8), the quoted maximum, and the mathematical claims of the text: the
+codomain of :math:`\hat w`, the arcsine-like law as :math:`b` or :math:`\omega_0` grows, the
+effect of that on the quantization error, and its reduction by the frequency) is written here
+as printed, evaluated, and compared with the SymPy derivation of :mod:`biper_theory.symbolic`. The
 result is a list of :class:`Erratum` records: a verdict (``"agrees"``, ``"differs"`` or
 ``"ambiguous as printed"``), what differs, and a numerical witness that a reader can
 re-run. Every number in a witness is computed when :func:`errata` is called, from the
@@ -51,6 +53,7 @@ __all__ = [
     "PRINTED_PEAK_QE",
     "PRINTED_PEAK_A",
     "printed_laplace_density",
+    "printed_eq3_pdf",
     "printed_pdf",
     "printed_qe_eq5_integrand",
     "printed_qe_eq6_integrand",
@@ -106,6 +109,48 @@ def printed_laplace_density(w: Any, *, b: Any, lib: str = "mpmath") -> Any:
     """
     m = _lib(lib)
     return m.one / b * m.exp(m.abs(w) / b)
+
+
+def printed_eq3_pdf(w_hat: Any, *, b: Any, omega0: Any, periods: int = 40) -> Any:
+    r"""Eq. (3) of Vargas et al. (2024) applied to :math:`g(w) = \sin(\omega_0 w)`, in mpmath.
+
+    .. math:: f(\hat w) = \sum_k \frac{f_W(w_k)}{|g'(w_k)|}, \qquad g(w_k) = \hat w,
+
+    summed over the roots :math:`w_k = (\theta + 2\pi k)/\omega_0` and
+    :math:`(\pi - \theta + 2\pi k)/\omega_0`, :math:`\theta = \arcsin\hat w`,
+    :math:`|k| \le` ``periods``, with :math:`g'(w) = \omega_0\cos(\omega_0 w)` and :math:`f_W` the Laplace
+    density of :func:`symbolic.laplace_density` (the printed one is not a density). Works in
+    :math:`b` and :math:`\omega_0` separately: nothing here assumes that only
+    :math:`b\omega_0` matters.
+
+    Parameters
+    ----------
+    w_hat : mpmath number or float
+        The value :math:`\hat w`, in (-1, 1).
+    b, omega0 : mpmath numbers or floats
+        Laplace scale and frequency, positive.
+    periods : int
+        Roots with :math:`|k| \le` ``periods`` are summed; a non-negative integer. The
+        default 40 leaves a relative truncation below :math:`e^{-80\pi/(b\omega_0)}`, under
+        30 digits for :math:`b\omega_0 \le 3.6`.
+
+    Returns
+    -------
+    mpmath.mpf
+        The density of :math:`\hat w` at ``w_hat`` by eq. (3).
+    """
+    if not (isinstance(periods, int) and periods >= 0):
+        raise ValueError(f"periods must be a non-negative integer; got {periods!r}")
+    if not -1 < w_hat < 1:
+        raise ValueError(f"w_hat must be in (-1, 1); got {w_hat!r}")
+    for name, value in (("b", b), ("omega0", omega0)):
+        if not 0 < value < mpmath.inf:
+            raise ValueError(f"{name} must be positive and finite; got {value!r}")
+    density = _laplace(b)
+    th = mpmath.asin(w_hat)
+    bases = (th, mpmath.pi - th)
+    roots = [(base + 2 * mpmath.pi * k) / omega0 for k in range(-periods, periods + 1) for base in bases]
+    return mpmath.fsum(density(r) / abs(omega0 * mpmath.cos(omega0 * r)) for r in roots)
 
 
 def printed_pdf(w_hat: Any, *, b: Any, omega0: Any, lib: str = "mpmath") -> Any:
@@ -212,7 +257,11 @@ def float64_nan_threshold(f: Callable[[float], Any], lo: float, hi: float) -> fl
 @functools.cache
 def _derived(name: str) -> Callable[..., Any]:
     expr = getattr(symbolic, name)()
-    syms = {"pdf": (symbolic.w_hat, symbolic.a), "quantization_error": (symbolic.a, symbolic.gamma)}
+    syms = {
+        "pdf": (symbolic.w_hat, symbolic.a),
+        "cdf": (symbolic.w_hat, symbolic.a),
+        "quantization_error": (symbolic.a, symbolic.gamma),
+    }
     return sp.lambdify(syms.get(name, (symbolic.a,)), expr, modules="mpmath")
 
 
@@ -290,6 +339,53 @@ def _proof_note(proved: bool) -> str:
     )
 
 
+def _transformation_rows() -> list[Erratum]:
+    one = mpmath.mpf(1)
+    cdf = _derived("cdf")
+    # P[-1 <= w_hat <= 1] from the derived cdf, symbolically for every a and at a = 1.
+    f_hi = sp.simplify(symbolic.cdf().subs(symbolic.w_hat, 1))
+    f_lo = sp.simplify(symbolic.cdf().subs(symbolic.w_hat, -1))
+    mass = cdf(one, one) - cdf(-one, one)
+    edge = symbolic.pdf_edge_weight()
+    edge_1 = sp.lambdify(symbolic.a, edge, modules="mpmath")(one)
+    codomain_ok = f_hi == 1 and f_lo == 0 and bool(edge.is_positive)
+    # eq. (3) at w_hat = 0.3, b = 0.45, omega0 = 2 (a = 0.9), summed over |k| <= 40 periods:
+    # the omitted terms are below e^{-2π·40/0.9} ~ 1e-121.
+    y, b, w0 = mpmath.mpf("0.3"), mpmath.mpf("0.45"), mpmath.mpf(2)
+    eq3 = printed_eq3_pdf(y, b=b, omega0=w0, periods=40)
+    one_period = printed_eq3_pdf(y, b=b, omega0=w0, periods=0)
+    derived = _derived("pdf")(y, b * w0)
+    return [
+        Erratum(
+            id="codomain",
+            statement="Ŵ ∈ [-1, 1]; the codomain of Ŵ is [-1, 1]",
+            equation="text before eq. (3), text after Fig. 2",
+            verdict="agrees" if codomain_ok and _agree(mass, 1) else "differs",
+            what_differs="none: sin maps onto [-1, 1] (±1 at ω₀w = ±π/2 + 2πk); P[Ŵ = ±1] = 0, and "
+            "the density is unbounded at ±1 for every a: √(1-ŵ²) f(ŵ) → 1/(2a sinh(π/(2a))) > 0",
+            witness=f"derived cdf: F(1) = {f_hi}, F(-1) = {f_lo} for every a (SymPy); "
+            f"√(1-ŵ²) f(ŵ) → {_fmt(edge_1)} as ŵ → ±1 at b = 1, ω₀ = 1",
+            witness_value=float(mass),
+            expected_value=1.0,
+        ),
+        Erratum(
+            id="eq3",
+            statement="f_Y(y) = Σ_{k=1}^{n} f_X(x_k)/|g'(x_k)| over the real roots of g(x) = y; "
+            "sin is split into intervals of T/2 where it is strictly monotonic",
+            equation="eq. (3)",
+            verdict="agrees" if _agree(eq3, derived) else "differs",
+            what_differs="none: for g = sin(ω₀·) the roots are countably many (n = ∞: w = (θ + 2πk)/ω₀ "
+            "and (π - θ + 2πk)/ω₀, k ∈ ℤ, θ = arcsin ŵ) and the sum converges geometrically "
+            "(ratio e^{-2π/(bω₀)}); sin(ω₀w) is strictly monotonic between consecutive zeros of "
+            "cos(ω₀w), intervals of length T/2 = π/ω₀; '0 if g(x) ≠ y' stands for y outside the range of g",
+            witness=f"eq. (3) over the roots with |k| ≤ 40 gives {_fmt(eq3)} at ŵ = 0.3, b = 0.45, ω₀ = 2 "
+            f"(derived pdf: {_fmt(derived)}; the two roots with k = 0 alone: {_fmt(one_period)})",
+            witness_value=float(eq3),
+            expected_value=float(derived),
+        ),
+    ]
+
+
 def _density_rows() -> list[Erratum]:
     b1 = mpmath.mpf(1)
     lap = _laplace(b1)
@@ -297,6 +393,7 @@ def _density_rows() -> list[Erratum]:
     right_10 = mpmath.quad(lap, [-10, 0, 10])
     half_fixed = mpmath.quad(lambda v: mpmath.exp(-mpmath.fabs(v) / b1) / b1, [-mpmath.inf, 0, mpmath.inf])
     total = mpmath.quad(lap, [-mpmath.inf, 0, mpmath.inf])
+    folded = mpmath.quad(lambda v: mpmath.exp(-v / b1) / b1, [0, mpmath.inf])
     return [
         Erratum(
             id="fW-sign",
@@ -315,10 +412,11 @@ def _density_rows() -> list[Erratum]:
             statement="f_W(w) = (1/b) exp(|w|/b)",
             equation="text before eq. (4)",
             verdict="agrees" if _agree(half_fixed, total) else "differs",
-            what_differs="prefactor 1/b should be 1/(2b); eq. (4)'s prefactor 1/(2bω₀) and eq. (6) "
-            "are consistent with 1/(2b), so the slip does not propagate",
+            what_differs="prefactor 1/b should be 1/(2b); the slip does not propagate: eq. (4)'s "
+            "1/(2bω₀) comes from 1/(2b), and eq. (6)'s (1/b)e^{-w/b} on [0, ∞) is 1/(2b)e^{-|w|/b} "
+            "folded onto w ≥ 0 (folding the printed 1/b would give 2/b)",
             witness=f"with the sign restored, ∫ (1/b) exp(-|w|/b) dw = {_fmt(half_fixed)} at b = 1 "
-            f"(should be {_fmt(total)})",
+            f"(should be {_fmt(total)}); eq. (6)'s (1/b)e^{{-w/b}} has mass {_fmt(folded)} on [0, ∞)",
             witness_value=float(half_fixed),
             expected_value=float(total),
         ),
@@ -368,6 +466,84 @@ def _slash_row() -> Erratum:
         expected_value=float(right),
         aspect="typesetting",
     )
+
+
+def _fig2_rows() -> list[Erratum]:
+    cdf = _derived("cdf")
+    y = mpmath.mpf("0.9")
+    bs = ("0.5", "2", "20", "1e4")  # Fig. 2 uses ω₀ = 1, so a = b
+    tails = [1 - cdf(y, mpmath.mpf(v)) + cdf(-y, mpmath.mpf(v)) for v in bs]  # P[|w_hat| > 0.9]
+    arcsine = 1 - 2 * mpmath.asin(y) / mpmath.pi  # the same for the arcsine law
+    lim = symbolic.limits()
+    arcsine_ok = (
+        sp.simplify(lim["pdf_large"] - 1 / sp.pi) == 0 and tails[0] < tails[1] < tails[2] < tails[3] < arcsine
+    )
+    # b and omega0 separately, through eq. (3) itself (which does not reduce to a = b·omega0):
+    wh = mpmath.mpf("0.6")
+    by_b = printed_eq3_pdf(wh, b=mpmath.mpf(2), omega0=mpmath.mpf(1))
+    by_w = printed_eq3_pdf(wh, b=mpmath.mpf(1), omega0=mpmath.mpf(2))
+    only_a = symbolic.scaled_density().free_symbols == {symbolic.x, symbolic.a}
+    # QE* of eq. (5) against the scale-free QE*/E w_hat², at a = 0.3, a*, 20.
+    qe, m2 = _derived("qe_star"), _derived("second_moment")
+    a_star, _ = symbolic.peak(_DIGITS)
+    pts = [mpmath.mpf("0.3"), a_star, mpmath.mpf(20)]
+    q = [qe(v) for v in pts]
+    nq = [qe(v) / m2(v) for v in pts]
+    leading = lim["qe_star_small"].removeO() / lim["second_moment_small"].removeO()
+    laplace_nq = sp.limit(leading, symbolic.a, 0)  # QE*/E w_hat² at a -> 0: 1/2
+    normalized_falls = nq[0] > nq[1] > nq[2] and nq[0] < laplace_nq
+    absolute_falls = q[0] > q[1]
+    qe_verdict: Verdict = (
+        "agrees"
+        if normalized_falls and absolute_falls
+        else "ambiguous as printed"
+        if normalized_falls != absolute_falls
+        else "differs"
+    )
+    floor = mpmath.mpf(sp.N(lim["qe_star_large"], _DIGITS))
+    nq_large = floor / mpmath.mpf(sp.N(lim["second_moment_large"], _DIGITS))  # 1 - 8/π²
+    return [
+        Erratum(
+            id="fig2-arcsine",
+            statement="when b increases the pdf of ŵ behaves as an arcsin distribution with values "
+            "concentrated around -1 and 1",
+            equation="text after Fig. 2",
+            verdict="agrees" if arcsine_ok else "differs",
+            what_differs="none: as a = bω₀ → ∞, √(1-ŵ²) f(ŵ) → 1/π (SymPy limit), the arcsine law, and "
+            "the mass near ±1 grows with b towards the arcsine value",
+            witness=f"P[|ŵ| > 0.9] = {', '.join(_fmt(t, 6) for t in tails)} at b = {', '.join(bs)} "
+            f"(ω₀ = 1); arcsine law: {_fmt(arcsine, 6)}",
+            witness_value=float(tails[-1]),
+            expected_value=float(arcsine),
+        ),
+        Erratum(
+            id="fig2-frequency",
+            statement="a similar behavior occurs when the frequency value increases for a fixed b",
+            equation="text after Fig. 2",
+            verdict="agrees" if only_a and _agree(by_b, by_w) else "differs",
+            what_differs="none, exactly: the law of ŵ depends on b and ω₀ only through a = bω₀ (SymPy: "
+            "ω₀ cancels in the density of ω₀W), so raising ω₀ at fixed b is raising b at fixed ω₀",
+            witness=f"eq. (3) at ŵ = 0.6 gives {_fmt(by_b)} at b = 2, ω₀ = 1 "
+            f"and {_fmt(by_w)} at b = 1, ω₀ = 2",
+            witness_value=float(by_w),
+            expected_value=float(by_b),
+        ),
+        Erratum(
+            id="fig2-qe",
+            statement="[the arcsine-like law as b or ω₀ grows] reduces the quantization error in "
+            "comparison to the Laplacian distribution",
+            equation="text after Fig. 2",
+            verdict=qe_verdict,
+            what_differs=f"true for the scale-free error QE*/E ŵ², which falls with a = bω₀ from "
+            f"{laplace_nq} (a → 0, where ŵ ≈ ω₀w is Laplacian) to {_fmt(nq_large, 4)}; not for the QE "
+            f"of eq. (5) that the text goes on to analyse: QE* ≈ a² grows with b and with ω₀ up to "
+            f"a* ≈ {_fmt(a_star, 6)} and stays above its limit {_fmt(floor, 6)} after",
+            witness=f"at a = 0.3, a*, 20: QE* = {', '.join(_fmt(v, 4) for v in q)} but "
+            f"QE*/E ŵ² = {', '.join(_fmt(v, 4) for v in nq)}",
+            witness_value=float(q[1]),
+            expected_value=float(q[0]),
+        ),
+    ]
 
 
 def _qe_rows() -> list[Erratum]:
@@ -485,7 +661,35 @@ def _peak_rows() -> list[Erratum]:
             witness_value=PRINTED_PEAK_A,
             expected_value=float(a_star),
         ),
+        _reduce_row(a_star, q_star),
     ]
+
+
+def _reduce_row(a_star: Any, q_star: Any) -> Erratum:
+    qe = _derived("qe_star")
+    lim = symbolic.limits()
+    floor = mpmath.mpf(sp.N(lim["qe_star_large"], _DIGITS))
+    # QE* = floor + c/a² + O(1/a⁴) at a → ∞ (SymPy series): c > 0, so QE* approaches from above.
+    c = lim["qe_star_large_series"].removeO().coeff(symbolic.a, -2)
+    c_val = mpmath.mpf(sp.N(c, _DIGITS))
+    small, mid, large = (qe(mpmath.mpf(v)) for v in ("0.1", "20", "1000"))
+    ok = small < q_star and floor < large < mid < q_star and c_val > 0
+    drop = (q_star - floor) / q_star
+    return Erratum(
+        id="qe-reduce",
+        statement="[the maximum QE] can be reduced by varying the frequency",
+        equation="text after eq. (8)",
+        verdict="agrees" if ok else "differs",
+        what_differs=f"none, but not symmetrically: raising ω₀ lowers QE* only towards its limit "
+        f"{sp.sstr(lim['qe_star_large'])} = {_fmt(floor, 6)}, approached from above (QE* = limit + "
+        f"({sp.sstr(sp.simplify(c))})/a² + O(1/a⁴), SymPy; the coefficient is {_fmt(c_val, 4)}), i.e. "
+        f"by at most {_fmt(100 * drop, 2)}% of the maximum; only lowering ω₀ (QE* ≈ a² as a → 0) drives "
+        f"it towards 0",
+        witness=f"QE* = {_fmt(mid)}, {_fmt(large)} at a = 20, 1000 (limit {_fmt(floor)}); "
+        f"QE* = {_fmt(small)} at a = 0.1",
+        witness_value=float(large),
+        expected_value=float(floor),
+    )
 
 
 def _float64_rows() -> list[Erratum]:
@@ -562,7 +766,10 @@ def _float64_rows() -> list[Erratum]:
 @functools.lru_cache(maxsize=1)
 def _errata() -> tuple[Erratum, ...]:
     with mpmath.workdps(_DIGITS):
-        rows = [*_density_rows(), *_pdf_rows(), _slash_row(), *_qe_rows(), *_peak_rows()]
+        rows = [
+            *_transformation_rows(), *_density_rows(), *_pdf_rows(), _slash_row(), *_fig2_rows(),
+            *_qe_rows(), *_peak_rows(),
+        ]  # fmt: skip
     return (*rows, *_float64_rows())
 
 
@@ -572,9 +779,10 @@ def errata() -> list[Erratum]:
     Returns
     -------
     list of Erratum
-        In the order of the paper: the density :math:`f_W`, eq. (4), the reading of the
-        inline fractions, eqs. (5)–(8) and their parenthesis, the quoted maximum, then the
-        float64 defects of the printed forms.
+        In the order of the paper: the codomain of :math:`\hat w`, eq. (3), the density
+        :math:`f_W`, eq. (4), the reading of the inline fractions, the claims of the text
+        after Fig. 2, eqs. (5)–(8) and their parenthesis, the quoted maximum and its
+        reduction by the frequency, then the float64 defects of the printed forms.
     """
     return list(_errata())
 

@@ -18,7 +18,8 @@ it evaluates.
 
 Where SymPy needs help, the step is done explicitly and a comment says why: the infinite
 geometric series (SymPy cannot decide :math:`e^{-\pi/a} < 1` and leaves the sum
-unevaluated), the branch bookkeeping of the transformation method, the substitution
+unevaluated), the sign of :math:`\sin u` inside a half-period (SymPy cannot know
+:math:`0 < u < \pi`), the signs of the arcsin branches of the transformation method, the substitution
 :math:`s = \sin\theta` in the cdf integral, and the exponentially small term of
 :math:`\coth(\pi/(2a))` in the series at :math:`a = 0` (an essential singularity).
 
@@ -52,6 +53,7 @@ __all__ = [
     "laplace_density",
     "scaled_density",
     "second_moment",
+    "half_period_term",
     "half_period_integral",
     "geometric_sum",
     "abs_moment",
@@ -64,6 +66,7 @@ __all__ = [
     "stationarity",
     "peak",
     "limits",
+    "pdf_edge_weight",
     "sign_flip_probability",
     "l1_error",
     "reference_forms",
@@ -138,28 +141,49 @@ def second_moment() -> sp.Expr:
 
 
 @functools.cache
-def half_period_integral(weight: str = "abs") -> sp.Expr:
-    r"""One half-period: :math:`\int_0^\pi e^{-u/a} h(u)\,du` for ``h = sin`` or ``1 - sin``.
+def half_period_term(weight: str = "abs") -> tuple[sp.Expr, sp.Expr]:
+    r"""The k-th half-period of :math:`\int_0^\infty e^{-x/a} h(x)\,dx`, split into two factors.
 
-    Not in the paper. On the k-th half-period :math:`x = k\pi + u`, :math:`u\in(0,\pi)`,
-    :math:`|\sin x| = |(-1)^k \sin u| = \sin u` and :math:`e^{-x/a} = e^{-k\pi/a} e^{-u/a}`,
-    so every half-period contributes this integral times :math:`e^{-k\pi/a}`.
+    Not in the paper. ``weight="abs"`` is :math:`h(x) = |\sin x|` (for :math:`E|\hat w|`),
+    ``weight="l1"`` is :math:`h(x) = |\sin x - \mathrm{sign}\sin x|` (for
+    :math:`E|\hat w - \mathrm{sign}\,\hat w|`). Substituting :math:`x = k\pi + u`,
+    :math:`u\in(0,\pi)`, SymPy rewrites :math:`\sin(k\pi+u) = (-1)^k\sin u`; the factor
+    depending on :math:`k` is split off and checked to be free of :math:`u`.
 
-    ``weight="abs"`` integrates :math:`\sin u` (for :math:`E|\hat w|`);
-    ``weight="l1"`` integrates :math:`1 - \sin u = |\sin u - \mathrm{sign}\sin u|` (for
-    :math:`E|\hat w - \mathrm{sign}\,\hat w|`).
+    Returns
+    -------
+    (factor, integrand) : tuple of sympy.Expr
+        ``factor`` in ``k`` and ``a`` (it is :math:`e^{-k\pi/a}`) and ``integrand`` in ``u``
+        and ``a`` (:math:`e^{-u/a}\sin u`, resp. :math:`e^{-u/a}(1-\sin u)`), whose
+        product is the integrand on the k-th half-period.
     """
-    h = {"abs": sp.sin(_u), "l1": 1 - sp.sin(_u)}
+    sx = sp.sin(x)
+    h = {"abs": sp.Abs(sx), "l1": sp.Abs(sx - sp.sign(sx))}
     if weight not in h:
         raise ValueError(f"weight must be 'abs' or 'l1'; got {weight!r}")
-    # An explicit antiderivative, checked by differentiation, instead of a call to
-    # sp.integrate: F'(u) = e^{-u/a} sin u for F = -a e^{-u/a}(a cos u + sin u)/(1 + a²).
-    f_sin = -a * sp.exp(-_u / a) * (a * sp.cos(_u) + sp.sin(_u)) / (1 + a**2)
-    f_one = -a * sp.exp(-_u / a)
-    anti = f_sin if weight == "abs" else f_one - f_sin
-    if sp.simplify(sp.diff(anti, _u) - sp.exp(-_u / a) * h[weight]) != 0:  # pragma: no cover
-        raise ArithmeticError("antiderivative does not differentiate back to the integrand")
-    return sp.simplify(anti.subs(_u, sp.pi) - anti.subs(_u, 0))
+    shifted = (sp.exp(-x / a) * h[weight]).subs(x, _k * sp.pi + _u)
+    # SymPy cannot know u < π, i.e. that sin u ∈ (0, 1] on the half-period, so sin u is
+    # replaced by a positive symbol s (then |(-1)^k s| = s and sign((-1)^k s) = (-1)^k
+    # follow) and |s - 1| = 1 - s is substituted by hand (s <= 1).
+    s = sp.Symbol("s", positive=True)
+    reduced = sp.simplify(shifted.subs(sp.sin(_u), s))
+    reduced = sp.simplify(reduced.subs(sp.Abs(s - 1), 1 - s)).subs(s, sp.sin(_u))
+    factor = sp.exp(-_k * sp.pi / a)
+    integrand = sp.simplify(sp.powsimp(sp.expand(reduced / factor), force=True))
+    if integrand.has(_k) or integrand.has(sp.Abs) or integrand.has(sp.sign):  # pragma: no cover
+        raise ArithmeticError(f"half-period integrand not reduced: {integrand}")
+    return factor, integrand
+
+
+@functools.cache
+def half_period_integral(weight: str = "abs") -> sp.Expr:
+    r"""One half-period: :math:`\int_0^\pi e^{-u/a} h(u)\,du`, ``h`` from :func:`half_period_term`.
+
+    Not in the paper. Every half-period contributes this integral times the factor
+    :math:`e^{-k\pi/a}` of :func:`half_period_term`; ``weight`` as there (``"abs"`` or ``"l1"``).
+    """
+    _, integrand = half_period_term(weight)
+    return sp.simplify(sp.integrate(integrand, (_u, 0, sp.pi)))
 
 
 def geometric_sum(term: sp.Expr, index: sp.Symbol, start: int) -> sp.Expr:
@@ -190,9 +214,11 @@ def abs_moment() -> sp.Expr:
 
     Eq. (8) of Vargas et al. (2024). By symmetry :math:`E|\sin X| = \frac1a\int_0^\infty
     e^{-x/a}|\sin x|\,dx = \frac1a\sum_{k\ge0} e^{-k\pi/a} I`, with :math:`I` the
-    half-period integral of :func:`half_period_integral`; the sum is geometric.
+    half-period integral of :func:`half_period_integral` and the factor :math:`e^{-k\pi/a}` of
+    :func:`half_period_term`; the sum is geometric.
     """
-    total = geometric_sum(sp.exp(-_k * sp.pi / a) * half_period_integral("abs"), _k, 0)
+    factor, _ = half_period_term("abs")
+    total = geometric_sum(factor * half_period_integral("abs"), _k, 0)
     return sp.simplify(total / a)
 
 
@@ -209,12 +235,14 @@ def pdf_branches() -> dict[str, sp.Expr]:
     :math:`\theta = \arcsin y\in(0,\pi/2)`, the solutions of :math:`\sin x = y` are
     :math:`x = \theta + 2\pi k` and :math:`x = \pi - \theta + 2\pi k`, :math:`k\in\mathbb Z`.
     For :math:`k\ge0` both are positive, so :math:`|x| = x`; for :math:`k = -m<0` both are
-    negative, so :math:`|x| = 2\pi m - \theta` and :math:`2\pi m - \pi + \theta`. Each
-    branch has density :math:`e^{-|x|/a}/(2a)` and Jacobian :math:`1/\sqrt{1-y^2}`.
+    negative, so :math:`|x| = 2\pi m - \theta` and :math:`2\pi m - \pi + \theta` (the signs
+    are decided by SymPy, see the comment in the code). Each branch has density
+    :math:`e^{-|x|/a}/(2a)` and Jacobian :math:`1/\sqrt{1-y^2}`.
 
-    Returns a dict with the branch maps (``"x_up"``, ``"x_down"``), the ``"jacobian"`` and
-    the four sums ``"up_k>=0"``, ``"down_k>=0"``, ``"up_k<0"``, ``"down_k<0"`` of
-    :math:`e^{-|x|/a}` (without the common factor :math:`1/(2a\sqrt{1-y^2})`).
+    Returns a dict with the branch maps (``"x_up"``, ``"x_down"``), the ``"jacobian"``, the
+    moduli ``"|x| up_k>=0"``, ... of the four families, and the four sums ``"up_k>=0"``,
+    ``"down_k>=0"``, ``"up_k<0"``, ``"down_k<0"`` of :math:`e^{-|x|/a}` (without the common
+    factor :math:`1/(2a\sqrt{1-y^2})`).
     """
     k = sp.Symbol("k", integer=True)
     t0 = sp.asin(_y)
@@ -226,20 +254,29 @@ def pdf_branches() -> dict[str, sp.Expr]:
     jac = 1 / sp.sqrt(1 - _y**2)
     if sp.simplify(d_up - jac) != 0 or sp.simplify(d_down + jac) != 0:  # pragma: no cover
         raise ArithmeticError("unexpected Jacobian of an arcsin branch")
-    # In terms of theta (positive symbol), |x| on each family, k >= 0 and k = -m < 0:
-    abs_x = {
-        "up_k>=0": theta + 2 * sp.pi * _k,
-        "down_k>=0": sp.pi - theta + 2 * sp.pi * _k,
-        "up_k<0": 2 * sp.pi * _m - theta,
-        "down_k<0": 2 * sp.pi * _m - sp.pi + theta,
-    }
+    # |x| on each family, in terms of theta (positive symbol), for k >= 0 and for k = -m < 0.
+    # Each branch is linear in theta in [0, pi/2], so its sign there is the common sign of
+    # its values at the two ends; SymPy decides those (with m = 1 + n, n >= 0: it does not
+    # use m >= 1 by itself). The sign is derived, not typed in.
+    n = sp.Symbol("n", integer=True, nonnegative=True)
+    abs_x: dict[str, tuple[sp.Expr, sp.Symbol]] = {}
+    for fam, xb in (("up", x_up), ("down", x_down)):
+        xt = xb.subs(t0, theta)
+        for side, kk, idx in (("k>=0", _k, _k), ("k<0", -_m, _m)):
+            branch = sp.expand(xt.subs(k, kk))
+            ends = [sp.expand(branch.subs({theta: end, _m: 1 + n})) for end in (0, sp.pi / 2)]
+            if all(e.is_nonnegative for e in ends):
+                abs_x[f"{fam}_{side}"] = (branch, idx)
+            elif all(e.is_nonpositive for e in ends):
+                abs_x[f"{fam}_{side}"] = (-branch, idx)
+            else:  # pragma: no cover
+                raise ArithmeticError(f"cannot decide the sign of the branch {branch}")
     sums = {
-        name: sp.simplify(
-            geometric_sum(sp.exp(-ax / a), _k if "k>=0" in name else _m, 0 if "k>=0" in name else 1)
-        )
-        for name, ax in abs_x.items()
+        name: sp.simplify(geometric_sum(sp.exp(-ax / a), idx, 0 if idx == _k else 1))
+        for name, (ax, idx) in abs_x.items()
     }
-    return {"x_up": x_up, "x_down": x_down, "jacobian": jac, **sums}
+    moduli = {f"|x| {name}": ax for name, (ax, _) in abs_x.items()}
+    return {"x_up": x_up, "x_down": x_down, "jacobian": jac, **moduli, **sums}
 
 
 @functools.cache
@@ -375,8 +412,11 @@ def limits(order: int = 6) -> dict[str, sp.Expr]:
     r"""Series at :math:`a\to0` and limits at :math:`a\to\infty` of :math:`\gamma^*`, :math:`E\hat w^2`, QE*.
 
     Not in the paper. Keys ``"gamma_small"``, ``"second_moment_small"``,
-    ``"qe_star_small"`` (series to :math:`O(a^{order})`) and ``"gamma_large"``,
-    ``"second_moment_large"``, ``"qe_star_large"``.
+    ``"qe_star_small"`` (series to :math:`O(a^{order})`), ``"gamma_large"``,
+    ``"second_moment_large"``, ``"qe_star_large"`` (limits), ``"qe_star_large_series"``
+    (series in :math:`1/a` to :math:`O(a^{-4})`: :math:`QE^*` approaches its limit from above,
+    like :math:`(8/\pi^2 - 19/24)/a^2`) and ``"pdf_large"``, the limit of
+    :math:`\sqrt{1-\hat w^2}\,f(\hat w)` at fixed :math:`\hat w`: :math:`1/\pi`, the arcsine law.
 
     Notes
     -----
@@ -416,8 +456,21 @@ def limits(order: int = 6) -> dict[str, sp.Expr]:
         "gamma_large": sp.limit(optimal_gamma(), a, sp.oo),
         "second_moment_large": sp.limit(m2, a, sp.oo),
         "qe_star_large": sp.limit(qe_star(), a, sp.oo),
+        "qe_star_large_series": sp.series(qe_star(), a, sp.oo, 4),
+        "pdf_large": sp.limit(_pdf_in_theta(), a, sp.oo),
     }
     return out
+
+
+@functools.cache
+def pdf_edge_weight() -> sp.Expr:
+    r""":math:`\lim_{|\hat w|\to1}\sqrt{1-\hat w^2}\,f(\hat w) = 1/(2a\sinh(\pi/(2a)))`, in ``a``.
+
+    Not in the paper. Positive for every :math:`a>0`, so the density of :math:`\hat w` is
+    unbounded at :math:`\pm1` like the arcsine law's, whose weight is :math:`1/\pi` (the
+    limit :math:`a\to\infty`). :math:`\theta = \arcsin|\hat w| = \pi/2` in the pdf.
+    """
+    return sp.simplify(_pdf_in_theta().subs(theta, sp.pi / 2))
 
 
 # ----------------------------------------------------------------------------------------
@@ -442,12 +495,13 @@ def sign_flip_probability() -> sp.Expr:
 def l1_error() -> sp.Expr:
     r""":math:`E|\hat w - \mathrm{sign}\,\hat w|`, the "QE" of the official BiPer code, in ``a``.
 
-    Not in the paper. On each half-period :math:`|\sin x - \mathrm{sign}\sin x| =
-    1 - \sin u` (since :math:`|\sin|\le1`); the half-period integral of
-    :math:`e^{-u/a}(1-\sin u)` is summed over all half-periods as in :func:`abs_moment`.
+    Not in the paper. On each half-period :math:`|\sin x - \mathrm{sign}\sin x|` reduces to
+    :math:`1 - \sin u` (:func:`half_period_term`, since :math:`|\sin|\le1`); the half-period
+    integral of :math:`e^{-u/a}(1-\sin u)` is summed over all half-periods as in :func:`abs_moment`.
     The result is :math:`1 - E|\hat w|`, which is derived here, not assumed.
     """
-    total = geometric_sum(sp.exp(-_k * sp.pi / a) * half_period_integral("l1"), _k, 0)
+    factor, _ = half_period_term("l1")
+    total = geometric_sum(factor * half_period_integral("l1"), _k, 0)
     return sp.simplify(total / a)
 
 

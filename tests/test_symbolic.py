@@ -50,6 +50,29 @@ def test_second_moment() -> None:
 
 
 @pytest.mark.parametrize(
+    ("weight", "h"),
+    [
+        pytest.param("abs", lambda v: abs(mpmath.sin(v)), id="abs-sin"),
+        pytest.param("l1", lambda v: abs(mpmath.sin(v) - mpmath.sign(mpmath.sin(v))), id="sin-minus-sign"),
+    ],
+)
+def test_half_period_term_factors_the_shifted_integrand(weight: str, h: object) -> None:
+    factor, integrand = S.half_period_term(weight)
+    k = sp.Symbol("k", integer=True, nonnegative=True)
+    u = sp.Symbol("u", positive=True)
+    assert factor == E(-k * PI / a)
+    expected = E(-u / a) * (sp.sin(u) if weight == "abs" else 1 - sp.sin(u))
+    assert zero(integrand - expected)
+    # factor(k)·integrand(u) is e^{-x/a} h(x) at x = kπ + u, for even and odd k
+    f = sp.lambdify((k, u, a), factor * integrand, "mpmath")
+    with mpmath.workdps(30):
+        for kk, uu in [(0, "0.3"), (2, "1.1"), (3, "2.9"), (5, "1.5707")]:
+            xv, av = kk * mpmath.pi + mpmath.mpf(uu), mpmath.mpf("0.7")
+            direct = mpmath.exp(-xv / av) * h(xv)  # type: ignore[operator]
+            assert mpmath.almosteq(f(kk, mpmath.mpf(uu), av), direct, 1e-25)
+
+
+@pytest.mark.parametrize(
     ("weight", "expected"),
     [
         pytest.param("abs", a**2 * (1 + E(-PI / a)) / (1 + a**2), id="sin"),
@@ -57,17 +80,19 @@ def test_second_moment() -> None:
     ],
 )
 def test_half_period_integral(weight: str, expected: sp.Expr) -> None:
-    u = sp.Symbol("u", positive=True)
-    h = sp.sin(u) if weight == "abs" else 1 - sp.sin(u)
-    direct = sp.integrate(E(-u / a) * h, (u, 0, PI))  # independent of the explicit antiderivative
     got = S.half_period_integral(weight)
     assert zero(got - expected)
-    assert zero(got - direct)
+    with mpmath.workdps(30):  # against quadrature at a = 0.45
+        av = mpmath.mpf("0.45")
+        h = (lambda v: mpmath.sin(v)) if weight == "abs" else (lambda v: 1 - mpmath.sin(v))
+        direct = mpmath.quad(lambda v: mpmath.exp(-v / av) * h(v), [0, mpmath.pi])
+        assert mpmath.almosteq(mp_eval(got, "0.45"), direct, 1e-25)
 
 
-def test_half_period_integral_rejects_unknown_weight() -> None:
+@pytest.mark.parametrize("fn", [S.half_period_term, S.half_period_integral], ids=["term", "integral"])
+def test_half_period_rejects_unknown_weight(fn: object) -> None:
     with pytest.raises(ValueError, match="weight"):
-        S.half_period_integral("square")
+        fn("square")  # type: ignore[operator]
 
 
 def test_geometric_sum() -> None:
@@ -116,6 +141,29 @@ def test_pdf_branches_solve_sin_x_equals_y() -> None:
     assert sp.simplify(sp.sin(br["x_up"]) - y) == 0
     assert sp.simplify(sp.sin(br["x_down"]) - y) == 0
     assert sp.simplify(br["jacobian"] ** 2 - 1 / (1 - y**2)) == 0
+
+
+def test_pdf_branch_moduli_are_derived_and_right() -> None:
+    br = S.pdf_branches()
+    k = sp.Symbol("k", integer=True, nonnegative=True)
+    m = sp.Symbol("m", integer=True, positive=True)
+    expected = {
+        "|x| up_k>=0": theta + 2 * PI * k,
+        "|x| down_k>=0": PI - theta + 2 * PI * k,
+        "|x| up_k<0": 2 * PI * m - theta,
+        "|x| down_k<0": 2 * PI * m - PI + theta,
+    }
+    for key, value in expected.items():
+        assert sp.expand(br[key] - value) == 0, key
+    # |x| of the branch maps themselves, at θ = 0.4 and at the edge θ = π/2, for k = 2 and k = -3
+    kk = next(s for s in br["x_up"].free_symbols if s.name == "k")
+    y = next(s for s in br["x_up"].free_symbols if s.name == "y")
+    for th in (0.4, float(PI / 2)):
+        for fam in ("up", "down"):
+            xb = br[f"x_{fam}"].subs(y, sp.sin(th))
+            pos, neg = br[f"|x| {fam}_k>=0"], br[f"|x| {fam}_k<0"]
+            assert float(abs(xb.subs(kk, 2))) == pytest.approx(float(pos.subs({k: 2, theta: th})), rel=1e-14)
+            assert float(abs(xb.subs(kk, -3))) == pytest.approx(float(neg.subs({m: 3, theta: th})), rel=1e-14)
 
 
 def test_pdf_branch_sums_against_brute_force() -> None:
@@ -239,10 +287,33 @@ def test_limits() -> None:
     assert lim["gamma_large"] == 2 / PI
     assert lim["second_moment_large"] == sp.Rational(1, 2)
     assert sp.simplify(lim["qe_star_large"] - (sp.Rational(1, 2) - 4 / PI**2)) == 0
+    # QE* = 1/2 - 4/π² + (8/π² - 19/24)/a² + O(1/a⁴): approached from above
+    series = lim["qe_star_large_series"]
+    assert series.getO() is not None and series.getO().expr == a**-4
+    coeffs = sp.expand(series.removeO())
+    assert sp.simplify(coeffs.coeff(a, 0) - (sp.Rational(1, 2) - 4 / PI**2)) == 0
+    assert sp.simplify(coeffs.coeff(a, -2) - (8 / PI**2 - sp.Rational(19, 24))) == 0
+    assert coeffs.coeff(a, -1) == 0 and coeffs.coeff(a, -2).is_positive
+    big = 300.0  # next term O(a⁻⁴): relative size ~1e-10
+    q_big = float(cf.quantization_error(a=big))
+    assert q_big - cf.QE_LIMIT_LARGE_A == pytest.approx(float(coeffs.coeff(a, -2)) / big**2, rel=1e-4)
+    assert lim["pdf_large"] == 1 / PI  # the arcsine law 1/(π sqrt(1 - ŵ²))
     # the series is the a -> 0 behaviour of closed_form (exponentially small terms dropped)
     small = 0.01  # next term 29a⁶: relative size 3e-7
     assert float(cf.quantization_error(a=small)) == pytest.approx(small**2 - 6 * small**4, rel=1e-6)
     assert float(cf.optimal_gamma(a=small)) == pytest.approx(small - small**3, rel=1e-7)
+
+
+def test_pdf_edge_weight() -> None:
+    edge = S.pdf_edge_weight()
+    assert zero(edge - 1 / (2 * a * sp.sinh(PI / (2 * a))))
+    assert edge.is_positive
+    assert sp.limit(edge, a, sp.oo) == 1 / PI
+    # sqrt(1 - ŵ²)·pdf near ŵ = 1 from closed_form (θ = π/2 - sqrt(2ε) + O(ε^{3/2}))
+    for aa in (0.3, 1.0, 4.0):
+        y = 1 - 1e-12
+        near = float(cf.pdf(y, a=aa)) * np.sqrt(1 - y * y)
+        assert near == pytest.approx(float(mp_eval(edge, str(aa))), rel=1e-5)
 
 
 def test_sign_flip_probability() -> None:
@@ -257,6 +328,13 @@ def test_sign_flip_probability() -> None:
 
 def test_l1_error_is_one_minus_abs_moment() -> None:
     assert zero(S.l1_error() - (1 - S.abs_moment()))
+    with mpmath.workdps(30):  # E|sin X - sign sin X| by quadrature at a = 0.8 (the definition)
+        aa = mpmath.mpf("0.8")
+        direct = mpmath.quad(
+            lambda v: mpmath.exp(-v / aa) / aa * abs(mpmath.sin(v) - mpmath.sign(mpmath.sin(v))),
+            [k * mpmath.pi for k in range(60)],
+        )
+        assert mpmath.almosteq(mp_eval(S.l1_error(), "0.8"), direct, 1e-25)
 
 
 # ----------------------------------------------------------------------------------------
