@@ -72,6 +72,7 @@ __all__ = [
     "sign_flip_data",
     "analysis_vs_montecarlo",
     "analysis_vs_montecarlo_data",
+    "build",
     "write_all",
 ]
 
@@ -224,6 +225,12 @@ def binarizer_data(*, omega0: float = np.pi, w_max: float = 3.0, num: int = 1201
         Half-width of the plotted range of w, in (0, inf).
     num : int
         Number of grid points, at least 3.
+
+    Returns
+    -------
+    FigureData
+        ``fig1_binarizer``: columns ``w``, ``sign``, ``square_wave``, ``surrogate`` and
+        ``surrogate_derivative``.
     """
     if not (np.isfinite(omega0) and omega0 > 0):
         raise ValueError(f"omega0 must be finite and in (0, inf); got {omega0!r}")
@@ -256,6 +263,11 @@ def binarizer(fig: Figure | None = None, *, data: FigureData | None = None) -> F
         Figure to draw three panels in; a new one (pyplot) when None.
     data : FigureData, optional
         Output of :func:`binarizer_data`; computed with its defaults when None.
+
+    Returns
+    -------
+    matplotlib Figure
+        ``fig``, or the new Figure.
     """
     d = binarizer_data() if data is None else data
     c = d.columns
@@ -319,9 +331,18 @@ def pdf_w_hat_data(
         Samples per b for a histogram overlay (:func:`biper_theory.montecarlo.sample`);
         0 for none.
     bins : int
-        Histogram bins on [-1, 1].
+        Histogram bins on [-1, 1], at least 2, of equal width in arcsin ŵ: narrow near ±1,
+        where the density turns up, so each bin's average stays close to the pdf at the
+        bin's centre (the arcsine of its midpoint), where the dot is drawn.
     rng : seed or Generator
         Anything :func:`numpy.random.default_rng` accepts; required when ``mc_samples > 0``.
+
+    Returns
+    -------
+    FigureData
+        ``fig2_pdf``: columns ``w_hat`` and ``pdf_b=<b>``; with ``mc_samples > 0`` an extra
+        ``histogram`` table (``left``, ``right``, ``center``, and per b the sampled
+        ``density_b=<b>`` and the exact bin average ``exact_b=<b>`` from the cdf).
     """
     bs = [float(x) for x in b]
     if num < 3:
@@ -341,11 +362,13 @@ def pdf_w_hat_data(
 
         if bins < 2:
             raise ValueError(f"bins must be an integer >= 2; got {bins!r}")
-        edges = np.linspace(-1.0, 1.0, bins + 1)
+        theta = np.linspace(-0.5 * np.pi, 0.5 * np.pi, bins + 1)
+        edges = np.sin(theta)
+        edges[0], edges[-1] = -1.0, 1.0  # exactly, so no sample falls outside
         hist: dict[str, Array] = {
             "left": edges[:-1],
             "right": edges[1:],
-            "center": 0.5 * (edges[:-1] + edges[1:]),
+            "center": np.sin(0.5 * (theta[:-1] + theta[1:])),
         }
         for bi, child in zip(bs, np.random.default_rng(rng).spawn(len(bs)), strict=True):
             s = np.asarray(montecarlo.sample(mc_samples, a=bi * omega0, rng=child), dtype=np.float64)
@@ -360,7 +383,22 @@ def pdf_w_hat_data(
 
 def pdf_w_hat(ax: Axes | None = None, *, data: FigureData | None = None, ymax: float = 2.9) -> Axes:
     """Fig. 2: density of ŵ = sin(ω₀w) for Laplace w, one curve per b, with the
-    Monte-Carlo histogram (dots at bin centres) when ``data`` carries one."""
+    Monte-Carlo histogram (dots at bin centres) when ``data`` carries one.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes, optional
+        Axes to draw in; a new figure (pyplot) when None.
+    data : FigureData, optional
+        Output of :func:`pdf_w_hat_data`; computed with its defaults when None.
+    ymax : float
+        Upper limit of the density axis (the density diverges at ±1).
+
+    Returns
+    -------
+    matplotlib Axes
+        ``ax``, or the new Axes.
+    """
     d = pdf_w_hat_data() if data is None else data
     c = d.columns
     hist = d.extra.get("histogram")
@@ -401,6 +439,21 @@ def qe_vs_omega0_data(
 
     The main table has one column per b on a log grid of ω₀; the ``peaks`` table gives
     each curve's maximum, at :math:`\omega_0 = a^*/b` (:func:`biper_theory.closed_form.qe_peak`).
+
+    Parameters
+    ----------
+    b : sequence of float
+        Laplace scales, each in (0, inf).
+    omega0_min, omega0_max : float
+        Range of ω₀, with 0 < omega0_min < omega0_max < inf (log-spaced grid).
+    num : int
+        Number of grid points, at least 2.
+
+    Returns
+    -------
+    FigureData
+        ``fig3_qe_vs_omega0``: columns ``omega0`` and ``qe_b=<b>``; extra table ``peaks``
+        (``b``, ``omega0_peak``, ``qe_peak``).
     """
     bs = [float(x) for x in b]
     if not (0 < omega0_min < omega0_max < np.inf):
@@ -426,7 +479,20 @@ def qe_vs_omega0_data(
 
 def qe_vs_omega0(ax: Axes | None = None, *, data: FigureData | None = None) -> Axes:
     """Fig. 3: :math:`QE^*` versus ω₀ (log axis) for several b, each curve's peak at
-    ω₀ = a*/b marked, the large-ω₀ limit 1/2 − 4/π² drawn, and the paper's ω₀ = 20."""
+    ω₀ = a*/b marked, the large-ω₀ limit 1/2 − 4/π² drawn, and the paper's ω₀ = 20.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes, optional
+        Axes to draw in; a new figure (pyplot) when None.
+    data : FigureData, optional
+        Output of :func:`qe_vs_omega0_data`; computed with its defaults when None.
+
+    Returns
+    -------
+    matplotlib Axes
+        ``ax``, or the new Axes.
+    """
     d = qe_vs_omega0_data() if data is None else data
     c = d.columns
     pk = d.extra["peaks"]
@@ -471,7 +537,20 @@ def _a_grid(a_min: float, a_max: float, num: int) -> Array:
 
 
 def normalized_qe_sqnr_data(*, a_min: float = 1e-3, a_max: float = 1e3, num: int = 601) -> FigureData:
-    r"""Not in the paper: :math:`QE^*/E\hat w^2` and :math:`10\log_{10}(E\hat w^2/QE^*)` versus a."""
+    r"""Not in the paper: :math:`QE^*/E\hat w^2` and :math:`10\log_{10}(E\hat w^2/QE^*)` versus a.
+
+    Parameters
+    ----------
+    a_min, a_max : float
+        Range of :math:`a = b\omega_0`, with 0 < a_min < a_max < inf (log-spaced grid).
+    num : int
+        Number of grid points, at least 2.
+
+    Returns
+    -------
+    FigureData
+        ``fig4_normalized_qe_sqnr``: columns ``a``, ``normalized_qe`` and ``sqnr_db``.
+    """
     a = _a_grid(a_min, a_max, num)
     return FigureData(
         name="fig4_normalized_qe_sqnr",
@@ -486,7 +565,20 @@ def normalized_qe_sqnr_data(*, a_min: float = 1e-3, a_max: float = 1e3, num: int
 
 def normalized_qe_sqnr(fig: Figure | None = None, *, data: FigureData | None = None) -> Figure:
     """Not in the paper: normalized QE (left) and SQNR in dB (right) versus a = bω₀, with
-    the limits 1/2 (a → 0) and 1 − 8/π² (a → ∞)."""
+    the limits 1/2 (a → 0) and 1 − 8/π² (a → ∞).
+
+    Parameters
+    ----------
+    fig : matplotlib Figure, optional
+        Figure to draw the panels in; a new one (pyplot) when None.
+    data : FigureData, optional
+        Output of :func:`normalized_qe_sqnr_data`; computed with its defaults when None.
+
+    Returns
+    -------
+    matplotlib Figure
+        ``fig``, or the new Figure.
+    """
     d = normalized_qe_sqnr_data() if data is None else data
     c = d.columns
     lo, hi = d.params["small_a_limit"], d.params["large_a_limit"]
@@ -516,7 +608,20 @@ def normalized_qe_sqnr(fig: Figure | None = None, *, data: FigureData | None = N
 
 def qe_vs_l1_data(*, a_min: float = 1e-2, a_max: float = 1e2, num: int = 601) -> FigureData:
     r"""Not in the paper: :math:`QE^*` (eq. 7–8) and the official code's
-    :math:`E|\hat w - \mathrm{sign}\,\hat w| = 1 - \gamma^*` versus a."""
+    :math:`E|\hat w - \mathrm{sign}\,\hat w| = 1 - \gamma^*` versus a.
+
+    Parameters
+    ----------
+    a_min, a_max : float
+        Range of :math:`a = b\omega_0`, with 0 < a_min < a_max < inf (log-spaced grid).
+    num : int
+        Number of grid points, at least 2.
+
+    Returns
+    -------
+    FigureData
+        ``fig5_qe_vs_l1``: columns ``a``, ``qe`` and ``l1_qe``.
+    """
     a = _a_grid(a_min, a_max, num)
     a_star, qe_star = cf.qe_peak()
     return FigureData(
@@ -537,7 +642,20 @@ def qe_vs_l1_data(*, a_min: float = 1e-2, a_max: float = 1e2, num: int = 601) ->
 
 def qe_vs_l1(fig: Figure | None = None, *, data: FigureData | None = None) -> Figure:
     """Not in the paper: the paper's QE* has an interior maximum at a* (left); the L1 "QE"
-    reported by the official BiPer code, 1 − γ*, decreases monotonically (right)."""
+    reported by the official BiPer code, 1 − γ*, decreases monotonically (right).
+
+    Parameters
+    ----------
+    fig : matplotlib Figure, optional
+        Figure to draw the panels in; a new one (pyplot) when None.
+    data : FigureData, optional
+        Output of :func:`qe_vs_l1_data`; computed with its defaults when None.
+
+    Returns
+    -------
+    matplotlib Figure
+        ``fig``, or the new Figure.
+    """
     d = qe_vs_l1_data() if data is None else data
     c = d.columns
     p = d.params
@@ -576,7 +694,20 @@ def qe_vs_l1(fig: Figure | None = None, *, data: FigureData | None = None) -> Fi
 
 
 def sign_flip_data(*, a_min: float = 0.1, a_max: float = 100.0, num: int = 601) -> FigureData:
-    r"""Not in the paper: :math:`P[\mathrm{sign}\sin(\omega_0 W) \ne \mathrm{sign}\,W] = 1/(1+e^{\pi/a})`."""
+    r"""Not in the paper: :math:`P[\mathrm{sign}\sin(\omega_0 W) \ne \mathrm{sign}\,W] = 1/(1+e^{\pi/a})`.
+
+    Parameters
+    ----------
+    a_min, a_max : float
+        Range of :math:`a = b\omega_0`, with 0 < a_min < a_max < inf (log-spaced grid).
+    num : int
+        Number of grid points, at least 2.
+
+    Returns
+    -------
+    FigureData
+        ``fig6_sign_flip``: columns ``a`` and ``sign_flip_probability``.
+    """
     a = _a_grid(a_min, a_max, num)
     return FigureData(
         name="fig6_sign_flip",
@@ -587,7 +718,20 @@ def sign_flip_data(*, a_min: float = 0.1, a_max: float = 100.0, num: int = 601) 
 
 def sign_flip(ax: Axes | None = None, *, data: FigureData | None = None) -> Axes:
     """Not in the paper: the share of weights whose BiPer bit differs from sign(w), versus a,
-    with the limit 1/2 and the point b = 0.05, ω₀ = 20 (a = 1) marked."""
+    with the limit 1/2 and the point b = 0.05, ω₀ = 20 (a = 1) marked.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes, optional
+        Axes to draw in; a new figure (pyplot) when None.
+    data : FigureData, optional
+        Output of :func:`sign_flip_data`; computed with its defaults when None.
+
+    Returns
+    -------
+    matplotlib Axes
+        ``ax``, or the new Axes.
+    """
     d = sign_flip_data() if data is None else data
     c = d.columns
     with _styled():
@@ -609,7 +753,7 @@ def sign_flip(ax: Axes | None = None, *, data: FigureData | None = None) -> Axes
         ax.set_xlabel(r"$a = b\,\omega_0$")
         ax.set_ylabel(r"$P[\mathrm{sign}\,\sin\omega_0 w \neq \mathrm{sign}\,w]$")
         ax.set_title("Weights whose BiPer bit differs from sign(w)")
-        ax.legend(loc="upper left")
+        ax.legend(loc="lower right")
     return ax
 
 
@@ -636,6 +780,23 @@ def analysis_vs_montecarlo_data(
     :math:`E\hat w^2`, :math:`\gamma^*`, :math:`QE^*` and the sign-flip probability.
     The default a grid, 13 points from 0.5 to 50, keeps the sign-flip count large
     enough (≥ 300 at 2·10⁵ samples) for its SE to mean something.
+
+    Parameters
+    ----------
+    a : array_like, optional
+        Values of :math:`a = b\omega_0`, each in (0, inf); the default grid when None.
+    mc_samples : int
+        Samples per a, at least 2.
+    rng : seed or Generator
+        Anything :func:`numpy.random.default_rng` accepts; one child stream per a.
+    chunk_size : int
+        Samples drawn at a time (memory only; the estimates do not depend on it).
+
+    Returns
+    -------
+    FigureData
+        ``fig7_analysis_vs_montecarlo``: column ``a`` and ``<q>_exact``, ``<q>_mc``,
+        ``<q>_se`` for each quantity.
     """
     from . import montecarlo
 
@@ -665,7 +826,20 @@ def analysis_vs_montecarlo_data(
 
 def analysis_vs_montecarlo(fig: Figure | None = None, *, data: FigureData | None = None) -> Figure:
     """Not in the paper: relative deviation (MC − exact)/exact for four quantities, with
-    the bands ±1.96 SE (95 %) and ±3 SE (99.7 %) that the points should fall in."""
+    the bands ±1.96 SE (95 %) and ±3 SE (99.7 %) that the points should fall in.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure, optional
+        Figure to draw the panels in; a new one (pyplot) when None.
+    data : FigureData, optional
+        Output of :func:`analysis_vs_montecarlo_data`; computed with its defaults when None.
+
+    Returns
+    -------
+    matplotlib Figure
+        ``fig``, or the new Figure.
+    """
     d = analysis_vs_montecarlo_data() if data is None else data
     c = d.columns
     a = c["a"]
@@ -740,7 +914,23 @@ FIGURES: dict[str, FigureSpec] = {
 
 
 def build(name: str, *, mc_seed: int = DEFAULT_MC_SEED, mc_samples: int = DEFAULT_MC_SAMPLES) -> FigureData:
-    """The data of figure ``name`` as :func:`write_all` draws it (fixed Monte-Carlo seed)."""
+    """The data of figure ``name`` as :func:`write_all` draws it.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`FIGURES`.
+    mc_seed : int
+        Seed of the Monte-Carlo figures; each figure draws from its own child stream
+        (``SeedSequence(mc_seed, spawn_key=(index,))``), so adding a figure never changes
+        another's samples.
+    mc_samples : int
+        Samples per Monte-Carlo estimate or histogram.
+
+    Returns
+    -------
+    FigureData
+    """
     if name not in FIGURES:
         raise ValueError(f"figure must be one of {', '.join(FIGURES)}; got {name!r}")
     spec = FIGURES[name]
@@ -766,6 +956,19 @@ def write_all(
     the PNG no timestamp, so a rerun reproduces the CSV files byte for byte and, with the
     same matplotlib and FreeType, the images too. Each file is written atomically.
 
+    Parameters
+    ----------
+    out_dir : str or Path
+        Destination folder, created if missing; must not be an existing file.
+    mc_seed : int
+        Seed of the Monte-Carlo draws (see :func:`build`).
+    mc_samples : int
+        Samples per Monte-Carlo estimate or histogram, at least 2.
+    names : sequence of str, optional
+        Keys of :data:`FIGURES` to write; all when None.
+    progress : callable, optional
+        Called with each figure's name once its files are written.
+
     Returns
     -------
     list of Path
@@ -774,7 +977,12 @@ def write_all(
     if mc_samples < 2:
         raise ValueError(f"mc_samples must be an integer >= 2; got {mc_samples!r}")
     selected = list(FIGURES) if names is None else list(names)
+    unknown = [n for n in selected if n not in FIGURES]
+    if unknown:
+        raise ValueError(f"names must be figures of {', '.join(FIGURES)}; got {unknown[0]!r}")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out_dir must be a folder (existing or new); {str(out)!r} is a file")
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for name in selected:

@@ -100,6 +100,11 @@ def test_fig2_histogram_within_k_se_of_the_exact_bin_averages() -> None:
         p = exact * width
         se = np.sqrt(p * (1 - p) / n) / width
         assert np.all(np.abs(h[f"density_b={b:g}"] - exact) <= MC_K * se), b
+    # bins of equal width in arcsin ŵ covering [-1, 1]; dots at the arcsine midpoints
+    theta = np.arcsin(np.append(h["left"], h["right"][-1]))
+    np.testing.assert_allclose(np.diff(theta), np.pi / 25, rtol=1e-12)
+    assert h["left"][0] == -1.0 and h["right"][-1] == 1.0
+    np.testing.assert_allclose(np.arcsin(h["center"]), 0.5 * (theta[:-1] + theta[1:]), atol=1e-14)
 
 
 def test_fig3_columns_and_peaks() -> None:
@@ -335,6 +340,73 @@ def test_figures_command_bad_arguments_exit_2(
 ) -> None:
     assert main([*argv, "--out", str(tmp_path)]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_write_all_refuses_a_file_or_an_unknown_name_before_writing(tmp_path: Path) -> None:
+    target = tmp_path / "a_file"
+    target.write_text("keep me")
+    with pytest.raises(ValueError, match="out_dir must be a folder"):
+        F.write_all(target, names=["fig6_sign_flip"])
+    assert target.read_text() == "keep me"
+    with pytest.raises(ValueError, match="names must be figures of"):
+        F.write_all(tmp_path / "new", names=["fig6_sign_flip", "fig9"])
+    assert not (tmp_path / "new").exists()
+
+
+def test_figures_command_out_is_a_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "a_file"
+    target.write_text("")
+    assert main(["figures", "--out", str(target), "--only", "fig6_sign_flip", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "out_dir must be a folder" in err[0]
+
+
+# ----------------------------------------------------------------------------------------
+# Layout: what a reader sees (the rendered figures, as write_all renders them)
+# ----------------------------------------------------------------------------------------
+
+
+def _render(name: str) -> Figure:
+    """Figure ``name`` drawn and saved as PNG the way :func:`F.write_all` does it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    spec = F.FIGURES[name]
+    data = F.build(name, mc_samples=5_000)
+    with F._styled():
+        fig = Figure(figsize=spec.figsize, layout="constrained")
+        FigureCanvasAgg(fig)  # so that the renderer can be asked for afterwards
+        spec.draw(fig.add_subplot() if spec.panels == "axes" else fig, data=data)
+        fig.savefig(io.BytesIO(), format="png")  # the layout as saved
+    return fig
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in F.FIGURES])
+def test_rendered_figure_has_no_clipped_text_and_no_legend_over_data(name: str) -> None:
+    with F._styled():  # tick labels made on demand take the current rcParams: measure as drawn
+        _check_layout(name, _render(name))
+
+
+def _check_layout(name: str, fig: Figure) -> None:
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # Agg
+    # everything drawn (labels, titles, tick labels, legends) lies inside the page
+    drawn, page = fig.get_tightbbox(renderer), fig.bbox_inches
+    slack = 0.01  # inches
+    assert drawn.x0 >= page.x0 - slack and drawn.x1 <= page.x1 + slack, (name, drawn, page)
+    assert drawn.y0 >= page.y0 - slack and drawn.y1 <= page.y1 + slack, (name, drawn, page)
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        if legend is None:
+            continue
+        box = legend.get_window_extent(renderer)
+        frame = ax.get_window_extent(renderer)
+        for line in ax.get_lines():
+            xy = np.column_stack([np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)])
+            if len(xy) < 3:  # reference lines (axhline, axvline) and legend proxies
+                continue
+            x, y = ax.transData.transform(xy[np.all(np.isfinite(xy), axis=1)]).T
+            shown = (frame.x0 <= x) & (x <= frame.x1) & (frame.y0 <= y) & (y <= frame.y1)
+            under = shown & (box.x0 <= x) & (x <= box.x1) & (box.y0 <= y) & (y <= box.y1)
+            assert not under.any(), f"{name}: the legend covers {under.sum()} points of {line.get_label()!r}"
 
 
 def test_importing_figures_loads_neither_pyplot_nor_torch() -> None:

@@ -18,6 +18,8 @@ from biper_theory import figures as F
 from biper_theory import reproduce as R
 from biper_theory.cli import main
 
+REPO = Path(__file__).resolve().parents[1]
+
 #: Few samples for the runs that only need to show a failure (SE-based tolerances adapt).
 FAST_MC = 20_000
 
@@ -86,9 +88,11 @@ def test_wrong_pdf_is_caught_by_every_pdf_route(tmp_path: Path) -> None:
     report = R.run(tmp_path, mc_samples=FAST_MC, figures=False, closed_form=_with(pdf=_printed_pdf))
     assert not report.passed
     failed = {(c.quantity, c.routes) for c in report.failed}
-    assert ("pdf", "closed form vs mpmath") in failed
-    assert ("pdf", "closed form vs quadrature") in failed
-    assert all(q == "pdf" for q, _ in failed)  # nothing else is affected
+    assert failed == {
+        ("pdf", "closed form vs mpmath"),
+        ("pdf", "closed form vs quadrature"),
+        ("pdf", f"closed form vs Monte Carlo (histogram, {R.PDF_HIST_BINS} bins)"),
+    }  # every pdf route, and nothing else
     data = json.loads((tmp_path / "reproduce.json").read_text(encoding="utf-8"))
     assert data["passed"] is False and data["n_failed"] == len(failed)
 
@@ -119,6 +123,47 @@ def test_json_format_reports_the_checks(
     written = json.loads((tmp_path / "reproduce.json").read_text(encoding="utf-8"))
     assert "timings_s" not in written
     assert written["checks"] == data["checks"]
+
+
+def test_nan_from_the_closed_form_fails_every_route(tmp_path: Path) -> None:
+    # NaN at a single grid point (a > 20, the last points of each grid): builtin max() would
+    # skip it when it is not the first value; every route must count it as a failure
+    def second_moment(**kw: Any) -> np.ndarray:
+        a = np.asarray(kw["a"], dtype=np.float64)
+        return np.where(a > 20.0, np.nan, cf.second_moment(a=a))
+
+    report = R.run(
+        tmp_path, mc_samples=FAST_MC, figures=False, closed_form=_with(second_moment=second_moment)
+    )
+    failed = {(c.quantity, c.routes) for c in report.failed}
+    assert failed == {
+        ("E ŵ²", "closed form vs mpmath"),
+        ("E ŵ²", "closed form vs quadrature"),
+        ("E ŵ²", "closed form vs Monte Carlo"),
+    }
+    assert all(c.worst == np.inf for c in report.failed)
+
+
+def test_max_rel_counts_nan_anywhere_as_infinite() -> None:
+    import mpmath
+
+    one = [mpmath.mpf(1), mpmath.mpf(1)]
+    assert R._max_rel([1.0, float("nan")], one) == np.inf
+    assert R._max_rel([float("nan"), 1.0], one) == np.inf
+    assert R._max_rel([1.0, 1.0 + 2**-52], one) == 2**-52
+
+
+def test_pdf_histogram_check_is_calibrated() -> None:
+    # the exact bin probabilities sum to one and agree with cdf differences (exact route),
+    # and a correct pdf stays within MC_K standard errors (MC route)
+    rng = np.random.default_rng(5)
+    for a in R.PDF_HIST_A:
+        est, exact = R._pdf_histogram(cf, a, n=100_000, rng=rng)
+        theta = np.linspace(-0.5 * np.pi, 0.5 * np.pi, R.PDF_HIST_BINS + 1)
+        edges = np.clip(np.sin(theta), -1.0, 1.0)
+        np.testing.assert_allclose(exact, np.diff(cf.cdf(edges, a=a)), rtol=1e-11, atol=0)
+        assert abs(exact.sum() - 1.0) < 1e-12
+        assert np.all(np.abs(est.value - exact) <= R.MC_K * est.se)
 
 
 @pytest.mark.parametrize(
@@ -160,6 +205,8 @@ def test_mpmath_route_is_independent_and_accurate() -> None:
         pytest.param(["reproduce", "--mc-samples", "10"], id="too-few-samples"),
         pytest.param(["reproduce", "--seed", "-1"], id="negative-seed"),
         pytest.param(["reproduce", "--format", "yaml"], id="unknown-format"),
+        pytest.param(["reproduce", "--mc-samples", "many"], id="not-an-integer"),
+        pytest.param(["reproduce", "--out", __file__, "--no-figures"], id="out-is-a-file"),
     ],
 )
 def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -169,3 +216,31 @@ def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str
         rc = int(exc.code or 0)
     assert rc == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_committed_reproduce_json_is_current(full_run: dict[str, Any]) -> None:
+    """figures/reproduce.json holds what the code produces now.
+
+    Settings, errata, files, checks and verdicts must be equal; so must the Monte-Carlo
+    z-scores and p-values (fixed seeds) and the distance to the paper's printed digits.
+    The exact routes' worst disagreements are a few ulp and may change in their last
+    digit with the CPU's libm, so for them only the verdict is compared.
+    """
+    committed = json.loads((REPO / "figures" / "reproduce.json").read_text(encoding="utf-8"))
+    fresh = json.loads((full_run["out"] / "reproduce.json").read_text(encoding="utf-8"))
+    assert {k: v for k, v in committed.items() if k != "checks"} == {
+        k: v for k, v in fresh.items() if k != "checks"
+    }
+    assert len(committed["checks"]) == len(fresh["checks"])
+    for old, new in zip(committed["checks"], fresh["checks"], strict=True):
+        keys = set(old) - ({"worst"} if old["measure"] == "rel" else set())
+        assert {k: old[k] for k in keys} == {k: new[k] for k in keys}, old
+
+
+def test_help_lines_fit_one_line() -> None:
+    # `biper-theory --help` gives each command one line when HELP fits beside the name
+    from biper_theory.cli import figures as cli_figures
+    from biper_theory.cli import reproduce as cli_reproduce
+
+    for mod in (cli_reproduce, cli_figures):
+        assert "\n" not in mod.HELP and len(mod.HELP) <= 62, mod.HELP

@@ -8,7 +8,7 @@ import time
 
 from ._output import render
 
-HELP = "write Figs. 1–3 of the paper and four more (PDF, PNG and the CSV numbers) into a folder"
+HELP = "write Figs. 1–7 as PDF and PNG, with their CSV numbers"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

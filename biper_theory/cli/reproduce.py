@@ -9,7 +9,7 @@ import time
 
 from ._output import format_number, render
 
-HELP = "the main job: SymPy derivations, checks by 5 routes, errata, all figures (exit 1 if a check fails)"
+HELP = "the main job: derive, verify by 5 routes, errata, all figures"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"timings: {timing}")
         verdict = "all passed" if report.passed else f"{len(report.failed)} FAILED"
         print(
-            f"{len(report.checks)} checks, {verdict}; wrote {len(report.files)} files to {args.out}; "
+            f"{len(report.checks)} checks, {verdict}; wrote {len(report.files)} "
+            f"file{'' if len(report.files) == 1 else 's'} to {args.out}; "
             f"wall time {wall:.1f} s"
         )
     return 0 if report.passed else 1
