@@ -34,6 +34,15 @@ class UsageError(Exception):
     """A problem with what the user asked for; reported in one line, exit status 2."""
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Keep each subcommand and its HELP on one line in ``biper-theory --help``."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction):  # measured 2 columns short otherwise
+            self._action_max_length += 2
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse prints usage too)
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -44,6 +53,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog="biper-theory",
+        formatter_class=_Formatter,
         description="Quantization error of BiPer binary neural networks (Vargas et al., 2024).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -70,14 +80,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args._run(args) or 0)
-    except (UsageError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"biper-theory: error: {msg}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # e.g. `biper-theory errata | head`: the reader left, not an error
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except (UsageError, ValueError, OSError) as exc:  # OSError: missing file, not a dir, ...
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"biper-theory: error: {msg}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("biper-theory: interrupted", file=sys.stderr)
         return 130

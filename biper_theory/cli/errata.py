@@ -6,7 +6,7 @@ import argparse
 
 __all__ = ["HELP", "add_arguments", "run"]
 
-HELP = "errata of the paper's §2.1 (eqs. 3-8, f_W, claims of the text, the maximum), each with a witness"
+HELP = "errata of §2.1 (f_W, eqs. 3–8, the peak), each with a witness"
 
 _FORMATS = ("text", "markdown", "json")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import UsageError
 
-HELP = "fit the law of a trained model's latent weights, measure its QE, and recommend omega0"
+HELP = "fit trained latent weights, measure their QE, recommend ω₀"
 
 #: criterion names (checked against biper_theory.select.CRITERIA in the tests).
 CRITERION_NAMES = ("target-nqe", "target-sqnr", "avoid-peak", "min-qe-flip")

@@ -6,7 +6,7 @@ import argparse
 
 from ._output import FORMATS, render
 
-HELP = "closed-form E ŵ², γ*, QE, normalized QE, SQNR, L1 QE and sign-flip probability at (b, ω₀)"
+HELP = "closed forms at (b, ω₀): E ŵ², γ*, QE, SQNR, L1 QE, sign flips"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

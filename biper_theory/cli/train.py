@@ -15,7 +15,7 @@ from typing import Any
 from . import UsageError
 from ._output import render
 
-HELP = "train a BiPer network (stage 1, warm-started stage 2, full-precision baseline) and report accuracy"
+HELP = "train BiPer (stages 1 and 2, FP baseline) and report accuracy"
 
 _DEFAULT_OUT = "runs/train"
 
