@@ -10,7 +10,15 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["as_positive", "as_real", "dimensionless_scale", "broadcast"]
+__all__ = [
+    "all_positive_finite",
+    "as_float64",
+    "as_positive",
+    "as_real",
+    "broadcast",
+    "dimensionless_scale",
+    "positive_error",
+]
 
 
 def _describe(x: np.ndarray, bad: np.ndarray) -> str:
@@ -19,15 +27,34 @@ def _describe(x: np.ndarray, bad: np.ndarray) -> str:
     return f"{first!r}" if more <= 0 else f"{first!r} (and {more} more)"
 
 
-def as_positive(name: str, value: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Return ``value`` as float64, requiring every entry to lie in (0, inf)."""
+def as_float64(name: str, value: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Return ``value`` as a float64 array (no range check); name it if it is not numeric."""
     try:
-        x = np.asarray(value, dtype=np.float64)
+        return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a real number in (0, inf); got {value!r}") from exc
-    ok = (x > 0) & (x < np.inf)  # False for NaN, 0, negatives and +inf
-    if not np.all(ok):
-        raise ValueError(f"{name} must be finite and in (0, inf); got {_describe(x, ~ok)}")
+
+
+def all_positive_finite(x: np.ndarray) -> bool:
+    """Whether every entry of the float64 array ``x`` lies in (0, inf); True if it is empty.
+
+    One ``min`` and one ``max`` reduction, no temporaries: NaN propagates through both and
+    fails the comparisons.
+    """
+    return x.size == 0 or bool(x.min() > 0.0 and x.max() < np.inf)
+
+
+def positive_error(name: str, x: np.ndarray) -> ValueError:
+    """The error for a float64 array ``x`` with an entry outside (0, inf), naming the first."""
+    bad = ~((x > 0) & (x < np.inf))  # False for NaN, 0, negatives and +inf
+    return ValueError(f"{name} must be finite and in (0, inf); got {_describe(x, bad)}")
+
+
+def as_positive(name: str, value: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Return ``value`` as float64, requiring every entry to lie in (0, inf)."""
+    x = as_float64(name, value)
+    if not all_positive_finite(x):
+        raise positive_error(name, x)
     return x
 
 
@@ -54,16 +81,23 @@ def broadcast(**arrays: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def dimensionless_scale(
-    b: npt.ArrayLike | None, omega0: npt.ArrayLike | None, a: npt.ArrayLike | None
+    b: npt.ArrayLike | None,
+    omega0: npt.ArrayLike | None,
+    a: npt.ArrayLike | None,
+    *,
+    check: bool = True,
 ) -> npt.NDArray[np.float64]:
     """Reduce the parameters to ``a = b * omega0``, the only one the law depends on.
 
-    Give either ``b`` and ``omega0`` (both), or ``a`` alone.
+    Give either ``b`` and ``omega0`` (both), or ``a`` alone. With ``check=False`` an ``a``
+    given alone is only converted, for a caller that checks it lies in (0, inf) itself
+    while it reads it (the blockwise cores of :mod:`biper_theory.closed_form` do, and raise
+    :func:`positive_error`); ``b``, ``omega0`` and their product are always checked.
     """
     if a is not None:
         if b is not None or omega0 is not None:
             raise ValueError("give either a, or both b and omega0, not both forms")
-        return as_positive("a", a)
+        return as_positive("a", a) if check else as_float64("a", a)
     if b is None or omega0 is None:
         raise ValueError("both b (Laplace scale, > 0) and omega0 (frequency, > 0) are required")
     bb = as_positive("b", b)
@@ -71,10 +105,10 @@ def dimensionless_scale(
     bb, ww = broadcast(b=bb, omega0=ww)
     with np.errstate(over="ignore", under="ignore"):
         prod = bb * ww
-    ok = (prod > 0) & (prod < np.inf)
-    if not np.all(ok):
+    if not all_positive_finite(prod):
+        bad = ~((prod > 0) & (prod < np.inf))
         raise ValueError(
             "b*omega0 must be a positive finite float64 (it over- or underflowed); "
-            f"got {_describe(prod, ~ok)}"
+            f"got {_describe(prod, bad)}"
         )
     return prod

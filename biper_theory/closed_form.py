@@ -9,6 +9,16 @@ numpy/scipy only. Every result is float64 (a 0-d array for scalar input). Each f
 written so that no exponential can overflow: only :math:`e^{-x/a}` with :math:`x \ge 0`
 appears, together with ``expm1`` and ``tanh``; the docstrings state the tested domain.
 
+:func:`second_moment`, :func:`optimal_gamma`, :func:`quantization_error` (at optimal
+:math:`\gamma`) and :func:`l1_quantization_error` run block by block in cache-sized work
+rows, checking ``a`` as they read it: on :math:`10^7` values of ``a`` (logspaced over
+:math:`[10^{-6}, 10^{6}]`) :math:`QE^*` takes 1.6-2.2 times as long as a bare
+``np.tanh`` over the same array (measured 0.46-0.62x its throughput, medians of 5, on a
+shared 2-core x86-64 machine; 0.13x before the blockwise rewrite), with results
+bit-identical to the one-line formulas. Blocks that mix :math:`a \le 1/2` and
+:math:`a > 1/2` (e.g. the same values shuffled) evaluate both branches of
+:math:`E\hat w^2`: 0.38x there (0.12x before).
+
 References
 ----------
 .. [1] E. Vargas, C. Correa, C. Hinojosa, H. Arguello, "BiPer: Binary Neural Networks
@@ -18,12 +28,14 @@ References
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from decimal import Decimal, localcontext
 
 import numpy as np
 import numpy.typing as npt
 from scipy import optimize, special
 
-from ._validation import as_real, broadcast, dimensionless_scale
+from ._validation import as_real, broadcast, dimensionless_scale, positive_error
 
 __all__ = [
     "pdf",
@@ -93,7 +105,9 @@ def _pdf_core(y: np.ndarray, a: np.ndarray) -> np.ndarray:
     root = np.sqrt((1.0 - np.abs(ys)) * (1.0 + np.abs(ys)))  # sqrt(1-y²) without cancellation
     with np.errstate(under="ignore"):  # a density below the float64 range rounds to 0
         bracket = np.exp(-t / a) * (1.0 + _branch_ratio(t, u, a))
-        val = bracket / (2.0 * a * root)
+        # two divisions, not one by 2a·sqrt(1-y²): for subnormal a that product underflows
+        # to 0 and a bracket that underflowed gave 0/0.
+        val = bracket / (2.0 * a) / root
     val = np.where(inside, val, 0.0)
     return np.where(np.abs(y) == 1.0, np.inf, val)
 
@@ -151,43 +165,156 @@ def _cdf_core(y: np.ndarray, a: np.ndarray) -> np.ndarray:
     return np.where(y >= 1.0, 1.0, val)
 
 
-def _second_moment_core(a: np.ndarray) -> np.ndarray:
+# The three cores below run block by block: a few work rows of _BLOCK float64 stay in the
+# L2 cache, each result is written once into the output, and no full-size temporary is
+# allocated (whole-array expressions, each into a fresh 80 MB buffer, took 0.31 s for QE*
+# on 10⁷ values; blockwise 0.065 s). Each block's min and max, read anyway to check a ∈ (0, ∞),
+# also pick the branches the block needs. The operations and their order are those of the
+# one-line formulas in the comments, so results do not depend on the blocking.
+
+#: Elements per block: 32768 float64 = 256 KiB per row; up to four work rows and the
+#: block's input and output (1.5 MiB) fit a 2 MiB L2 cache. 16384 measured ~10 % slower.
+_BLOCK = 32768
+#: For a ≤ π/44, π/(2a) ≥ 22 and 0 < 1 - tanh(π/(2a)) < 2e^{-44} ≈ 1.6e-19, far below half
+#: an ulp of 1 (1.1e-16): tanh rounds to exactly 1.0 and is skipped (blocks with max a below).
+_A_TANH_IS_ONE = _HALF_PI / 22.0
+
+_Kernel = Callable[[np.ndarray, np.ndarray, np.ndarray, float, float], None]
+
+
+def _blockwise(kernel: _Kernel, a: np.ndarray, nwork: int) -> np.ndarray:
+    """Apply ``kernel(a_block, out_block, work, min, max)`` over ``a``; same shape as ``a``.
+
+    Raises the ``ValueError`` of :func:`positive_error` (naming ``a``) if any entry is not
+    in (0, inf): the check rides on the per-block min and max (NaN propagates through both).
+    """
+    arr = np.asarray(a, dtype=np.float64)
+    flat = arr.reshape(-1)
+    out = np.empty(flat.shape, dtype=np.float64)
+    work = np.empty((nwork, min(flat.size, _BLOCK)), dtype=np.float64)
+    # 1/a overflows for subnormal a, x² overflows or underflows at the ends of the float64
+    # range, and tiny results underflow: all by design, each branch stays finite.
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        for start in range(0, flat.size, _BLOCK):
+            blk = flat[start : start + _BLOCK]
+            lo, hi = float(blk.min()), float(blk.max())
+            if not (lo > 0.0 and hi < np.inf):
+                raise positive_error("a", arr)
+            kernel(blk, out[start : start + blk.size], work[:, : blk.size], lo, hi)
+    return out.reshape(arr.shape)
+
+
+def _second_moment_block(a: np.ndarray, out: np.ndarray, work: np.ndarray, lo: float, hi: float) -> None:
     # E ŵ² = (1 - E cos 2X)/2 = 2a²/(1+4a²), since E cos(sX) = 1/(1+a²s²) for Laplace(0, a).
     # Written as ½ x²/(1+x²) with x = 2a, and as ½/(1+1/x²) for x > 1 so x² cannot overflow.
-    x = 2.0 * a
-    with np.errstate(over="ignore", under="ignore"):
-        small = 0.5 * x * x / (1.0 + x * x)
-        large = 0.5 / (1.0 + 1.0 / (x * x))
-    return np.where(x > 1.0, large, small)
+    # x > 1 ⇔ a > ½ (2a is exact); ½x·x is formed as a·x (½·2a = a exactly).
+    x2 = work[0]
+    np.multiply(a, 2.0, out=x2)  # x = 2a
+    if lo > 0.5:  # the whole block has x > 1
+        np.multiply(x2, x2, out=x2)
+        np.divide(1.0, x2, out=x2)
+        x2 += 1.0
+        np.divide(0.5, x2, out=out)  # ½/(1 + 1/x²)
+        return
+    if hi <= 0.5:  # the whole block has x ≤ 1
+        num = work[1]
+        np.multiply(a, x2, out=num)  # ½x²
+        np.multiply(x2, x2, out=x2)
+        np.add(x2, 1.0, out=out)
+        np.divide(num, out, out=out)  # ½x²/(1 + x²)
+        return
+    # Mixed block: both branches, merged as small·(1 - m) + large·m with m = [a > ½], which is
+    # exact (products with 0 or 1, a sum with +0) and ~4x cheaper than a masked copy of
+    # unsorted data. The small branch is evaluated at xs = min(x, 1), which changes it only
+    # where it is discarded and keeps it finite (x² overflows for a > 6.7e153).
+    xs, m = work[1], work[2]
+    np.minimum(x2, 1.0, out=xs)
+    np.multiply(xs, 0.5, out=out)
+    out *= xs  # ½xs², bit-identical to a·x where a ≤ ½
+    np.multiply(xs, xs, out=xs)
+    xs += 1.0
+    out /= xs  # small branch: ½xs²/(1 + xs²)
+    np.multiply(x2, x2, out=x2)
+    np.divide(1.0, x2, out=x2)
+    x2 += 1.0
+    np.divide(0.5, x2, out=x2)  # large branch: ½/(1 + 1/x²)
+    np.greater(a, 0.5, out=m)  # m = 1.0 where a > ½, else 0.0
+    x2 *= m
+    np.subtract(1.0, m, out=m)
+    out *= m
+    out += x2
+
+
+def _optimal_gamma_block(a: np.ndarray, out: np.ndarray, work: np.ndarray, lo: float, hi: float) -> None:
+    # γ* = E|sin X| = a/(1+a²) · coth(π/(2a)) = 1/((a + 1/a) tanh(π/(2a))).
+    # tanh, not (e^{π/a}+1)/(e^{π/a}-1): the printed form overflows for a ≤ π/ln(DBL_MAX) ≈ 4.426e-3.
+    np.divide(1.0, a, out=out)
+    out += a
+    if hi > _A_TANH_IS_ONE:  # otherwise tanh(π/(2a)) is exactly 1.0 on the whole block
+        t = work[0]
+        np.divide(_HALF_PI, a, out=t)
+        np.tanh(t, out=t)
+        out *= t
+    np.divide(1.0, out, out=out)
+
+
+def _qe_star_block(a: np.ndarray, out: np.ndarray, work: np.ndarray, lo: float, hi: float) -> None:
+    # QE* = E ŵ² - γ*²; the two terms differ by a factor ≥ 2 at small a and tend to ½ and
+    # 4/π² at large a, so the subtraction loses at most ~2.4 bits (½ - 4/π² ≈ 0.095 at large a).
+    g = work[3]
+    _optimal_gamma_block(a, g, work[:1], lo, hi)
+    _second_moment_block(a, out, work[:3], lo, hi)
+    g *= g
+    out -= g
+
+
+def _second_moment_core(a: np.ndarray) -> np.ndarray:
+    """E ŵ² for an array ``a`` (checked to lie in (0, inf) block by block)."""
+    return _blockwise(_second_moment_block, a, 3)
 
 
 def _optimal_gamma_core(a: np.ndarray) -> np.ndarray:
-    # γ* = E|sin X| = a/(1+a²) · coth(π/(2a)) = 1/((a + 1/a) tanh(π/(2a))).
-    # tanh, not (e^{π/a}+1)/(e^{π/a}-1): the printed form overflows for a ≤ π/ln(DBL_MAX) ≈ 4.426e-3.
-    with np.errstate(over="ignore"):
-        return 1.0 / ((a + 1.0 / a) * np.tanh(_HALF_PI / a))
+    """γ* = E|ŵ| for an array ``a`` (checked to lie in (0, inf) block by block)."""
+    return _blockwise(_optimal_gamma_block, a, 1)
 
 
 def _qe_star_core(a: np.ndarray) -> np.ndarray:
-    # QE* = E ŵ² - γ*²; the two terms differ by a factor ≥ 2 at small a and tend to ½ and
-    # 4/π² at large a, so the subtraction never loses more than one bit.
-    g = _optimal_gamma_core(a)
-    return _second_moment_core(a) - g * g
+    """QE* = E ŵ² - γ*² for an array ``a`` (checked to lie in (0, inf) block by block)."""
+    return _blockwise(_qe_star_block, a, 4)
 
 
-def _qe_star_derivative(a: float) -> float:
-    # d/da [E ŵ² - γ*²] = 4a/(1+4a²)² - 2 γ* γ*',
-    # γ*' = (1-a²)/(1+a²)² coth(c/a) + c/(a(1+a²)) csch²(c/a), c = π/2.
-    # Evaluated in extended precision (np.longdouble: 64-bit mantissa on x86, 113 on aarch64)
-    # so that the root is limited by float64 rounding of a*, not by cancellation between
-    # the two O(0.1) terms near the peak (float64 evaluation left a* ~20 ulp off).
-    x = np.longdouble(a)
-    c = np.arctan(np.longdouble(1)) * 2  # π/2 to extended precision (np.pi is float64)
-    coth = 1 / np.tanh(c / x)
-    csch2 = coth * coth - 1
-    g = x / (1 + x * x) * coth
-    dg = (1 - x * x) / (1 + x * x) ** 2 * coth + c / (x * (1 + x * x)) * csch2
-    return float(4 * x / (1 + 4 * x * x) ** 2 - 2 * g * dg)
+#: π to 50 significant digits, for the decimal evaluation of the peak below.
+_PI_DECIMAL = Decimal("3.1415926535897932384626433832795028841971693993751")
+#: Working precision (significant decimal digits) of that evaluation.
+_PEAK_DIGITS = 40
+
+
+def _qe_star_and_derivative(a: float) -> tuple[Decimal, Decimal]:
+    r"""QE*(a) and dQE*/da at a float64 ``a``, in 40-digit decimal arithmetic.
+
+    d/da [E ŵ² - γ*²] = 4a/(1+4a²)² - 2 γ* γ*',
+    γ*' = (1-a²)/(1+a²)² coth(c/a) + c/(a(1+a²)) csch²(c/a), c = π/2,
+    with q = e^{-π/a}: coth(c/a) = (1+q)/(1-q), csch²(c/a) = 4q/(1-q)².
+
+    Near the peak the two terms of the derivative are ~0.18 each and cancel, while the slope
+    there is only d²QE*/da² ≈ -0.044: in float64 the root moves by ~20 ulp (measured -23),
+    and ``np.longdouble`` is plain double on some platforms (MSVC, macOS arm64). The
+    :mod:`decimal` module (standard library, software arithmetic, exact conversion of the
+    float ``a``) gives the same 40 digits on every platform, far more than a correctly
+    rounded float64 root needs. Used for a in [0.5, 2] (q ≤ e^{-π/2} ≈ 0.21 there).
+    """
+    with localcontext() as ctx:
+        ctx.prec = _PEAK_DIGITS
+        x = Decimal(a)  # exact: every float64 is a finite decimal
+        c = _PI_DECIMAL / 2
+        q = (-_PI_DECIMAL / x).exp()
+        coth = (1 + q) / (1 - q)
+        csch2 = 4 * q / ((1 - q) * (1 - q))
+        s = 1 + x * x
+        g = x / s * coth
+        dg = (1 - x * x) / (s * s) * coth + c / (x * s) * csch2
+        u = 1 + 4 * x * x
+        return 2 * x * x / u - g * g, 4 * x / (u * u) - 2 * g * dg
 
 
 # ----------------------------------------------------------------------------------------
@@ -237,7 +364,9 @@ def pdf(
     overflows at small :math:`a` nor cancels at large :math:`a`. Relative accuracy a few
     ulp times :math:`t/a` (the conditioning of :math:`e^{-t/a}`) for
     :math:`a \in [10^{-6}, 10^{6}]`; values below the float64 range underflow to 0
-    (use :func:`logpdf` there).
+    (use :func:`logpdf` there). Never NaN for any positive float64 ``a``; outside the
+    tested domain a density above the float64 range (:math:`1/(2a)` for subnormal ``a``)
+    is ``+inf``.
     """
     aa = dimensionless_scale(b, omega0, a)
     y = as_real("w_hat", w_hat, allow_inf=True)
@@ -343,9 +472,10 @@ def second_moment(
     .. math:: E\sin^2 X = \tfrac12\left(1 - E\cos 2X\right)
               = \tfrac12\left(1 - \frac{1}{1+4a^2}\right) = \frac{2a^2}{1+4a^2}.
 
-    Relative accuracy of a few ulp for every positive float64 ``a``.
+    Within 1 ulp of 50-digit mpmath wherever the value is a normal float64
+    (:math:`a \ge 1.1\times10^{-154}`; below, it is subnormal or 0).
     """
-    return _out(_second_moment_core(dimensionless_scale(b, omega0, a)))
+    return _out(_second_moment_core(dimensionless_scale(b, omega0, a, check=False)))
 
 
 def optimal_gamma(
@@ -365,11 +495,12 @@ def optimal_gamma(
               = \frac{a}{1+a^2}\coth\frac{\pi}{2a}.
 
     Evaluated with ``tanh``; the printed ratio of exponentials overflows (NaN) for
-    :math:`a \le \pi/\ln(\mathrm{DBL\_MAX}) \approx 4.426\times10^{-3}`. Relative accuracy of a
-    few ulp for every positive float64 ``a``; :math:`0 < \gamma^* < 2/\pi`, and
+    :math:`a \le \pi/\ln(\mathrm{DBL\_MAX}) \approx 4.426\times10^{-3}`. Within 1 ulp of 50-digit
+    mpmath for every normal float64 ``a`` (for subnormal ``a``, ``1/a`` overflows and 0 is
+    returned); :math:`0 < \gamma^* < 2/\pi`, and
     :math:`\gamma^* \sim a` as :math:`a\to0`.
     """
-    return _out(_optimal_gamma_core(dimensionless_scale(b, omega0, a)))
+    return _out(_optimal_gamma_core(dimensionless_scale(b, omega0, a, check=False)))
 
 
 def quantization_error(
@@ -397,12 +528,15 @@ def quantization_error(
               = QE^* + (\gamma - \gamma^*)^2 .
 
     The second form is evaluated: it is non-negative by construction and exact at
-    :math:`\gamma = \gamma^*`. Relative accuracy ~1e-15 for :math:`a \in [10^{-6}, 10^{6}]`.
+    :math:`\gamma = \gamma^*`. Relative accuracy :math:`\le 4\times10^{-15}` (measured
+    3.3e-15 at optimal :math:`\gamma`; ~2.4 bits are lost to the subtraction at large
+    :math:`a`) for :math:`a \in [10^{-6}, 10^{6}]`; at optimal :math:`\gamma`, for every
+    :math:`a` where :math:`QE^*` is a normal float64.
     """
-    aa = dimensionless_scale(b, omega0, a)
-    qe = _qe_star_core(aa)
+    # With gamma, a is checked before it is broadcast; without, the core checks it.
+    aa = dimensionless_scale(b, omega0, a, check=gamma is not None)
     if gamma is None:
-        return _out(qe)
+        return _out(_qe_star_core(aa))
     g = as_real("gamma", gamma)
     aa, g = broadcast(a=aa, gamma=g)
     d = g - _optimal_gamma_core(aa)
@@ -420,10 +554,37 @@ def normalized_quantization_error(
 
     Not in the paper. Tends to 1/2 as :math:`a\to0` (where :math:`\hat w` is nearly
     Laplace) and to :math:`1 - 8/\pi^2` as :math:`a\to\infty`.
+
+    Notes
+    -----
+    For :math:`a \ge 1` it is :func:`quantization_error` over :func:`second_moment`. For
+    :math:`a < 1` both are first divided by :math:`a^2`, since :math:`E\hat w^2` underflows
+    to 0 for :math:`a < 1.6\times10^{-162}` (a plain ratio would be 0/0 there):
+
+    .. math:: \frac{QE(\gamma)}{E\hat w^2} = 1 - \frac{h^2}{m} + \frac{1}{m}
+              \left(\frac{\gamma - \gamma^*}{a}\right)^2,\quad
+              m = \frac{E\hat w^2}{a^2} = \frac{2}{1+4a^2},\quad
+              h = \frac{\gamma^*}{a} = \frac{1}{(1+a^2)\tanh(\pi/(2a))}.
+
+    Relative accuracy :math:`\le 4\times10^{-15}` for :math:`a \in [10^{-6}, 10^{6}]`, finite
+    for every positive float64 ``a``; with a given :math:`\gamma \ne \gamma^*` the ratio is ``inf`` where it
+    exceeds the float64 range (:math:`|\gamma - \gamma^*| / a > 10^{154}`).
     """
     aa = dimensionless_scale(b, omega0, a)
-    qe = quantization_error(a=aa, gamma=gamma)
-    return _out(qe / _second_moment_core(aa))
+    gg = None
+    if gamma is not None:
+        gg = as_real("gamma", gamma)
+        aa, gg = broadcast(a=aa, gamma=gg)
+    big, s = np.maximum(aa, 1.0), np.minimum(aa, 1.0)  # each form sees only its own range
+    direct = quantization_error(a=big, gamma=gg) / _second_moment_core(big)
+    with np.errstate(over="ignore", under="ignore"):
+        m = 2.0 / (1.0 + 4.0 * s * s)  # E ŵ²/a²
+        h = 1.0 / ((1.0 + s * s) * np.tanh(_HALF_PI / s))  # γ*/a; tanh → 1 as a → 0
+        scaled = 1.0 - h * h / m
+        if gg is not None:
+            e = (gg - _optimal_gamma_core(s)) / s  # (γ - γ*)/a
+            scaled = scaled + e * e / m
+    return _out(np.where(aa < 1.0, scaled, direct))
 
 
 def sqnr_db(
@@ -435,7 +596,9 @@ def sqnr_db(
 ) -> Array:
     r"""Signal-to-quantization-noise ratio :math:`10\log_{10}(E\hat w^2 / QE)` in dB.
 
-    Not in the paper. :math:`+\infty` only where QE is exactly 0 (never at optimal γ).
+    Not in the paper. :math:`+\infty` only where QE is exactly 0 (never at optimal γ);
+    :math:`-\infty` where the ratio of :func:`normalized_quantization_error` overflows.
+    Absolute accuracy ~1e-14 dB for :math:`a \in [10^{-6}, 10^{6}]`.
     """
     nqe = normalized_quantization_error(b=b, omega0=omega0, gamma=gamma, a=a)
     with np.errstate(divide="ignore"):
@@ -456,7 +619,7 @@ def l1_quantization_error(
     :math:`a` from 1 to :math:`1 - 2/\pi`, unlike the paper's QE, which has an interior
     maximum. Accurate to a few ulp for every positive ``a``.
     """
-    return _out(1.0 - _optimal_gamma_core(dimensionless_scale(b, omega0, a)))
+    return _out(1.0 - _optimal_gamma_core(dimensionless_scale(b, omega0, a, check=False)))
 
 
 def sign_flip_probability(
@@ -480,16 +643,19 @@ def sign_flip_probability(
 
 @functools.lru_cache(maxsize=1)
 def _peak() -> tuple[float, float]:
+    def slope(x: float) -> float:
+        return float(_qe_star_and_derivative(x)[1])
+
     eps = float(np.finfo(np.float64).eps)
-    a0 = optimize.brentq(_qe_star_derivative, 0.5, 2.0, xtol=1e-300, rtol=4 * eps, maxiter=200)
-    # brentq stops within 4 ulp (its smallest rtol); finish on the float64 grid: the
-    # neighbour with the smallest |dQE*/da| is the correctly rounded root.
-    grid = a0 + np.spacing(a0) * np.arange(-8, 9)
-    a_star = grid[np.argmin([abs(_qe_star_derivative(float(x))) for x in grid])]
-    # QE* at the root, also in extended precision so the result is correctly rounded.
-    x = np.longdouble(a_star)
-    g = x / (1 + x * x) / np.tanh(np.arctan(np.longdouble(1)) * 2 / x)
-    return float(a_star), float(2 * x * x / (1 + 4 * x * x) - g * g)
+    a0 = optimize.brentq(slope, 0.5, 2.0, xtol=1e-300, rtol=4 * eps, maxiter=200)
+    # brentq stops within 4 ulp (its smallest rtol); finish on the float64 grid: the slope is
+    # linear to ~1e-15 relative over these 17 neighbours, so the one with the smallest
+    # |dQE*/da| (compared in 40 digits) is the float64 nearest the root, i.e. a* correctly
+    # rounded.
+    grid = [float(x) for x in a0 + np.spacing(a0) * np.arange(-8, 9)]
+    a_star = min(grid, key=lambda x: abs(_qe_star_and_derivative(x)[1]))
+    # QE* at that float, rounded once from 40 digits.
+    return a_star, float(_qe_star_and_derivative(a_star)[0])
 
 
 def qe_peak() -> tuple[float, float]:
@@ -504,6 +670,10 @@ def qe_peak() -> tuple[float, float]:
 
     .. math:: \frac{dQE^*}{da} = \frac{4a}{(1+4a^2)^2} - 2\gamma^*\frac{d\gamma^*}{da} = 0
 
-    found by Brent's method to full float64 precision (cached after the first call).
+    found by Brent's method and finished on the float64 grid, with the derivative and
+    :math:`QE^*` evaluated in 40-digit :mod:`decimal` arithmetic: both results are the
+    50-digit values correctly rounded to float64, ``(0.954882470987546,
+    0.1028346090382628)``, identically on every platform (no dependence on
+    ``np.longdouble``). About 2 ms, then cached.
     """
     return _peak()

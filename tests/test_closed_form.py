@@ -16,6 +16,7 @@ import itertools
 import math
 import warnings
 
+import mpmath
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -585,8 +586,10 @@ SQNR_GAMMA: list[tuple[float, ...]] = [
     (1000000.0, 0.25, 3.1124192704485456406),
 ]
 
-# QE_PEAK = (a*, QE*(a*)): a* = findroot(lambda a: diff(QE_STAR, a), 0.95) (secant method,
-# mpmath numerical derivative); also the root of the analytic derivative of closed_form.
+# QE_PEAK = (a*, QE*(a*)): a* = findroot(dQE, 0.95) with the analytic derivative
+#   dQE(a) = 4*a/(1 + 4*a**2)**2 - 2*g*dg,  g = a/(1 + a**2)*coth(pi/(2*a)),
+#   dg = (1 - a**2)/(1 + a**2)**2*coth(pi/(2*a)) + pi/(2*a*(1 + a**2))*csch(pi/(2*a))**2
+# (agrees with findroot(lambda a: diff(QE_STAR, a), 0.95) to 50 digits); QE* = QE_STAR at a*.
 QE_PEAK: tuple[float, float] = (9.5488247098754593205e-1, 1.0283460903826280891e-1)
 
 
@@ -683,13 +686,54 @@ def test_given_gamma_reference(name: str) -> None:
     _assert_rel(func(a=a, gamma=gamma), ref)
 
 
+def _mp_stationary_point() -> tuple[mpmath.mpf, mpmath.mpf]:
+    """50-digit root of dQE*/da = 0 (the expression beside QE_PEAK) and QE* there."""
+    with mpmath.workdps(50):
+
+        def qe(a: mpmath.mpf) -> mpmath.mpf:
+            return 2 * a**2 / (1 + 4 * a**2) - (a / (1 + a**2) * mpmath.coth(mpmath.pi / (2 * a))) ** 2
+
+        def dqe(a: mpmath.mpf) -> mpmath.mpf:
+            z = mpmath.pi / (2 * a)
+            g = a / (1 + a**2) * mpmath.coth(z)
+            c = mpmath.pi / 2
+            dg = (1 - a**2) / (1 + a**2) ** 2 * mpmath.coth(z) + c / (a * (1 + a**2)) * mpmath.csch(z) ** 2
+            return 4 * a / (1 + 4 * a**2) ** 2 - 2 * g * dg
+
+        root = mpmath.findroot(dqe, mpmath.mpf("0.95"))
+        return root, qe(root)
+
+
 def test_qe_peak_reference() -> None:
     a_star, qe_star = cf.qe_peak()
     assert abs(a_star / QE_PEAK[0] - 1.0) <= RTOL
     assert abs(qe_star / QE_PEAK[1] - 1.0) <= RTOL
+    # Stronger than 1e-12: both are the 50-digit values correctly rounded to float64.
+    root, peak = _mp_stationary_point()
+    assert float(root) == QE_PEAK[0] and float(peak) == QE_PEAK[1]  # the table is that root
+    assert a_star == float(root)
+    assert qe_star == float(peak)
     assert isinstance(a_star, float) and isinstance(qe_star, float)
     # the paper's quoted digits (Section 2.1): 0.102835 at b·ω₀ ≈ 0.954882
     assert round(qe_star, 6) == 0.102835 and round(a_star, 6) == 0.954882
+
+
+def test_qe_peak_does_not_depend_on_long_double(monkeypatch: pytest.MonkeyPatch) -> None:
+    # np.longdouble is plain double on MSVC and macOS arm64; float64 arithmetic moves the
+    # root by ~20 ulp there. qe_peak evaluates in decimal, so emulating such a platform
+    # must not change a single bit.
+    expected = cf.qe_peak()
+    monkeypatch.setattr(np, "longdouble", np.float64)
+    cf._peak.cache_clear()
+    try:
+        assert cf.qe_peak() == expected
+    finally:
+        cf._peak.cache_clear()
+
+
+def test_decimal_pi_has_50_correct_digits() -> None:
+    with mpmath.workdps(60):
+        assert abs(mpmath.mpf(str(cf._PI_DECIMAL)) - mpmath.pi) < mpmath.mpf("1e-49")
 
 
 def test_limit_constants() -> None:
@@ -1016,3 +1060,100 @@ def test_finite_and_warning_free_on_dense_grid() -> None:
 def test_no_floating_point_exception_even_for_underflow() -> None:
     with np.errstate(all="raise"):
         _evaluate_everything(_dense_grid(), np.logspace(-6, 6, 49)[:, None])
+
+
+# ---------------------------------------------------------------------------------------
+# 4. The blockwise cores: the same bits as the one-line formulas, whatever the blocking
+# ---------------------------------------------------------------------------------------
+
+
+def _one_line_cores(a: np.ndarray) -> dict[str, np.ndarray]:
+    """The formulas of the cores as plain whole-array numpy expressions (the reference)."""
+    with np.errstate(all="ignore"):
+        x = 2.0 * a
+        m2 = np.where(x > 1.0, 0.5 / (1.0 + 1.0 / (x * x)), 0.5 * x * x / (1.0 + x * x))
+        g = 1.0 / ((a + 1.0 / a) * np.tanh(0.5 * np.pi / a))
+    return {"second_moment": m2, "optimal_gamma": g, "qe_star": m2 - g * g}
+
+
+def _core_inputs() -> list[object]:
+    rng = np.random.default_rng(20240401)
+    grid = np.logspace(-320, 308, 3 * cf._BLOCK + 7)  # several blocks and a ragged end
+    edges = np.array([5e-324, 1e-310, 1e-162, 1e-154, cf._A_TANH_IS_ONE, 0.0715, np.nextafter(0.5, 0.0)])
+    edges = np.concatenate([edges, [0.5, 0.5000000000000001, 1.0, 6.7e153, 1e300, np.finfo(np.float64).max]])
+    return [
+        pytest.param(grid, id="sorted-logspace"),
+        pytest.param(rng.permutation(grid), id="shuffled-mixed-blocks"),
+        pytest.param(np.logspace(-8, -1.2, cf._BLOCK + 1), id="tanh-skipped-blocks"),
+        pytest.param(np.logspace(-0.3, 9, cf._BLOCK + 1), id="large-branch-blocks"),
+        pytest.param(rng.permutation(np.tile(edges, 50)).reshape(10, -1)[:, ::3], id="edges-strided-2d"),
+        pytest.param(np.asarray(0.7), id="zero-d"),
+        pytest.param(np.empty((0, 4)), id="empty"),
+    ]
+
+
+@pytest.mark.parametrize("a", _core_inputs())
+def test_blockwise_cores_are_bit_identical_to_the_formulas(a: np.ndarray) -> None:
+    ref = _one_line_cores(a)
+    with np.errstate(all="raise", under="ignore"):  # the cores raise nothing else
+        got = {
+            "second_moment": cf._second_moment_core(a),
+            "optimal_gamma": cf._optimal_gamma_core(a),
+            "qe_star": cf._qe_star_core(a),
+        }
+    for name, value in got.items():
+        assert value.shape == a.shape and value.dtype == np.float64
+        assert_array_equal(value, ref[name], err_msg=name)
+
+
+def test_tanh_rounds_to_one_where_it_is_skipped() -> None:
+    # The skip needs only tanh(z) = 1 - 2e^{-2z} + … with 2e^{-44} < eps/2; check this
+    # platform's np.tanh agrees from z = π/(2 a) ≥ 22 on.
+    z = np.concatenate([np.linspace(22.0, 1e3, 10001), np.logspace(3, 308, 1001), [np.inf]])
+    assert_array_equal(np.tanh(z), 1.0)
+    assert cf._A_TANH_IS_ONE == pytest.approx(math.pi / 44, rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    "bad", [np.nan, 0.0, -0.0, -1.0, np.inf], ids=["nan", "zero", "minus-zero", "negative", "inf"]
+)
+@pytest.mark.parametrize(
+    "func",
+    [cf.second_moment, cf.optimal_gamma, cf.quantization_error, cf.l1_quantization_error],
+    ids=lambda f: f.__name__,
+)
+def test_bad_a_in_a_later_block_raises(func, bad: float) -> None:
+    a = np.ones(2 * cf._BLOCK + 5)
+    a[cf._BLOCK + 3] = bad
+    with pytest.raises(ValueError, match=rf"^a must be finite and in \(0, inf\); got {bad!r}$"):
+        func(a=a)
+
+
+def test_normalized_error_finite_where_second_moment_underflows() -> None:
+    # E ŵ² = 0 in float64 below a ≈ 1.6e-162; the ratio must still be its limit 1/2, and
+    # for γ ≠ γ* it grows like γ²/(2a²) until it leaves the float64 range (inf, never NaN).
+    a = np.array([5e-324, 1e-310, 1e-200, 1e-162, 1e-120])
+    with np.errstate(all="raise", under="ignore"):
+        nqe = cf.normalized_quantization_error(a=a)
+        with_gamma = cf.normalized_quantization_error(a=a, gamma=1e-150)
+        sqnr = cf.sqnr_db(a=a)
+    assert_array_equal(nqe, 0.5)
+    assert_allclose(sqnr, 10 * math.log10(2.0), rtol=1e-15)
+    assert_array_equal(with_gamma[:2], np.inf)
+    assert_allclose(with_gamma[2:], 0.5 + ((1e-150 - a[2:]) / a[2:]) ** 2 / 2, rtol=1e-14)  # γ* = a here
+
+
+def test_no_nan_for_any_positive_float64_a() -> None:
+    # Beyond the tested domain values may round to 0 or overflow to inf, but never to NaN.
+    a = np.concatenate([np.logspace(-323, 308, 160), [5e-324, np.finfo(np.float64).max]])[:, None]
+    y = _dense_grid()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # overflow of e.g. π/a for subnormal a
+        values = _evaluate_everything(y, a)
+        values += [
+            f(a=a, gamma=0.3) for f in (cf.quantization_error, cf.normalized_quantization_error, cf.sqnr_db)
+        ]
+    for v in values:
+        assert not np.any(np.isnan(v))
+    f = values[0]
+    assert np.all(np.isfinite(f[a[:, 0] > 1e-300][:, np.abs(y) < 1.0]))

@@ -426,7 +426,7 @@ MC_SAMPLES = 100_000
 #: Level of the Kolmogorov–Smirnov tests (the seeds are fixed, so the outcome is too).
 KS_LEVEL = 1e-3
 #: Monte-Carlo tolerance in standard errors.
-K_SE = 5.0
+K_SE = 4.0
 
 
 @pytest.mark.parametrize("a", A_GRID)
