@@ -29,6 +29,7 @@ References
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,7 +107,8 @@ _FLIP_SWITCH = 50.0
 
 
 def _as_real_array(name: str, w: ArrayLike) -> np.ndarray:
-    """The weights as a real floating array: float16/32/64 kept as stored, integers → float64."""
+    """The weights as a real floating array: float16/32/64 kept as stored (in native byte order,
+    which the pass's bit-pattern comparisons need), integers → float64."""
     try:
         x = np.asarray(w)
     except (TypeError, ValueError) as exc:
@@ -115,6 +117,8 @@ def _as_real_array(name: str, w: ArrayLike) -> np.ndarray:
         x = x.astype(np.float64)
     elif x.dtype.kind != "f":
         raise ValueError(f"weights of layer {name!r} must be real numbers; got dtype {x.dtype}")
+    elif not x.dtype.isnative:  # e.g. '>f4' from a .npy written on a big-endian machine
+        x = x.astype(x.dtype.newbyteorder("="))
     return x
 
 
@@ -300,7 +304,8 @@ def _ks(sorted_sample: np.ndarray, cdf_values: np.ndarray) -> tuple[np.ndarray, 
     # Stephens (1970): Q_KS((√m + 0.12 + 0.11/√m) D), within ~5e-3 of the exact law here and
     # ~100x cheaper than kstwo at m = 5000
     r = np.sqrt(m)
-    return d, np.asarray(stats.kstwobign.sf((r + 0.12 + 0.11 / r) * d), dtype=np.float64)
+    # (special.kolmogorov is scipy.stats.kstwobign.sf without the distribution machinery)
+    return d, np.asarray(special.kolmogorov((r + 0.12 + 0.11 / r) * d), dtype=np.float64)
 
 
 def _laplace_cdf(x: np.ndarray, loc: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -761,13 +766,21 @@ class EmpiricalQuantities(Quantities):
     sin_precision: str = "float64"
 
 
-#: Chunk length of the single pass over a layer: its buffers stay in cache.
-_CHUNK = 1 << 15
+#: Row length of the pass over a layer. Its dot products go to BLAS one row at a time
+#: (``np.vecdot`` over rows); OpenBLAS splits a dot product over threads only above 10 000
+#: elements, and on a busy machine those threads stall for milliseconds, so rows stay below.
+_ROW = 8192
+#: Elements per block of rows: the pass's buffers (~25 bytes per element) stay in L2.
+_BLOCK = 1 << 16
 
 
 def _sin_into(x: np.ndarray, omega0: float, out: np.ndarray, tmp32: np.ndarray | None) -> np.ndarray:
-    """out = sin(omega0*x) (float64 out); in float32 when tmp32 is given (≈10x faster here)."""
-    np.multiply(x, omega0, out=out)
+    """out = sin(omega0*x) (float64 out); in float32 when tmp32 is given.
+
+    The float32 route rounds the float64 product omega0*x once to float32, exactly as the pass
+    (:func:`_row_sums`) forms ŵ, so subsamples and resamples see the same ŵ values.
+    """
+    np.multiply(x, omega0, out=out, dtype=np.float64)  # the product in float64 whatever x's dtype
     if tmp32 is None:
         return np.sin(out, out=out)
     np.copyto(tmp32, out, casting="same_kind")
@@ -792,7 +805,7 @@ class _Moments:
 
 
 def _moments(s: np.ndarray, w: np.ndarray, thr: float) -> _Moments:
-    """Row moments of ŵ = s for (..., m) arrays (vectorised)."""
+    """Row moments of ŵ = s for (..., m) arrays (vectorised; resamples and subsamples)."""
     m = s.shape[-1]
     s2 = s * s
     a = np.abs(s)
@@ -809,66 +822,211 @@ def _moments(s: np.ndarray, w: np.ndarray, thr: float) -> _Moments:
 
 @dataclass
 class _Sums:
-    """Sufficient statistics of one layer, accumulated in float64 in one chunked pass."""
+    """Sums over the weights of each unit (one layer, or each output channel), float64.
 
-    n: int = 0
-    mean: float = 0.0
-    abs_: float = 0.0  # Σ|w|
-    sq: float = 0.0  # Σw²
-    abs_c: float = 0.0  # Σ|w - mean|
-    sq_c: float = 0.0  # Σ(w - mean)²
-    m2: float = 0.0  # Σ sin²(ω₀w)
-    g: float = 0.0  # Σ|sin(ω₀w)|
-    flip: int = 0  # #{sin(ω₀w)·w < 0}
-    past: int = 0  # #{|w| > π/(2ω₀)}
-
-    def moments(self, higher: _Moments) -> _Moments:
-        """Full-data moments, with E ŵ⁴ and E|ŵ|³ (for the interval widths only) from ``higher``."""
-        n = self.n
-
-        def one(v: float) -> np.ndarray:
-            return np.asarray([v / n])
-
-        return _Moments(one(self.m2), one(self.g), higher.m4, higher.m3, one(self.flip), one(self.past))
-
-
-def _layer_sums(
-    x: np.ndarray, omega0: float, exact: bool, centred_squares: bool = True, total: float | None = None
-) -> _Sums:
-    """One pass over a layer in cache-sized chunks with reused buffers (no full-size temporaries).
-
-    Squares are formed with multiply+sum into the buffers, not ``np.dot``: BLAS threads can
-    stall on a shared machine for these short vectors.
+    ``m4``/``m3`` (Σŵ⁴, Σ|ŵ|³) are only formed when asked for (they set interval widths).
     """
+
+    n: int  # weights per unit
+    s: np.ndarray  # Σw
+    a: np.ndarray  # Σ|w|
+    q: np.ndarray  # Σw²
+    m2: np.ndarray  # Σŵ²
+    g: np.ndarray  # Σ|ŵ|
+    flip: np.ndarray  # #{ŵ·w < 0}
+    past: np.ndarray  # #{|w| > π/(2ω₀)}
+    neg: np.ndarray  # #{sign bit of w set} (w < 0 or w = -0)
+    m4: np.ndarray | None = None
+    m3: np.ndarray | None = None
+
+    def __add__(self, other: _Sums) -> _Sums:
+        """Sums of a unit split in two parts (column blocks of a channel)."""
+
+        def add(u: np.ndarray | None, v: np.ndarray | None) -> np.ndarray | None:
+            return None if u is None or v is None else u + v
+
+        return _Sums(
+            self.n + other.n,
+            self.s + other.s,
+            self.a + other.a,
+            self.q + other.q,
+            self.m2 + other.m2,
+            self.g + other.g,
+            self.flip + other.flip,
+            self.past + other.past,
+            self.neg + other.neg,
+            add(self.m4, other.m4),
+            add(self.m3, other.m3),
+        )
+
+    def finite(self) -> bool:
+        """False if a weight is NaN/±inf (or the float64 sums overflow)."""
+        return bool(np.isfinite(self.a.sum() + self.q.sum()))
+
+    def moments(self, higher: _Moments | None = None) -> _Moments:
+        """Means; E ŵ⁴ and E|ŵ|³ (interval widths only) from ``higher`` when given."""
+        n = self.n
+        if higher is None:
+            assert self.m4 is not None and self.m3 is not None
+            m4, m3 = self.m4 / n, self.m3 / n
+        else:
+            m4, m3 = higher.m4, higher.m3
+        return _Moments(self.m2 / n, self.g / n, m4, m3, self.flip / n, self.past / n)
+
+
+def _row_sums(x: np.ndarray, omega0: float, exact: bool, higher: bool, row_counts: bool) -> _Sums:
+    """Sums over each row of a 2-D array with rows of at most ``_ROW`` weights, in one pass.
+
+    Blocks of rows are copied into reused buffers (float64 for the weights, float32 for ŵ
+    unless ``exact``): no full-size temporary, each weight read from memory once. Σw, Σw²,
+    Σ|w| are float64 dot products (``np.vecdot``, one BLAS call per row; the squares of
+    float32 weights are exact in float64). ŵ = sin(ω₀w) is evaluated in float32 from the
+    argument ω₀w rounded once to float32 (as :func:`_sin_into` does), and Σŵ², Σ|ŵ| are
+    float32 dot products over each row (≤ 8192 terms; relative error ≲ 1e-7, the size of
+    the float32 error of ŵ itself), added up in float64; with ``exact`` all of it is float64.
+    Counts are per row with ``row_counts``, else totals (in the first entry).
+    """
+    rows, m = x.shape
+    rb = max(1, min(rows, _BLOCK // max(m, 1)))
+    thr = _HALF_PI / omega0
+    ws = np.float32 if not exact else np.float64  # precision of ŵ
+    d, t64 = np.empty((rb, m)), np.empty((rb, m))
+    s, t = np.empty((rb, m), dtype=ws), np.empty((rb, m), dtype=ws)
+    mask, nmask = np.empty((rb, m), dtype=bool), np.empty((rb, m), dtype=bool)
+    ones, ones_w = np.ones(m), np.ones(m, dtype=ws)
+    sums = {k: np.zeros(rows) for k in ("s", "a", "q", "m2", "g", "m4", "m3")}
+    flip, past, neg = (np.zeros(rows, dtype=np.int64) for _ in range(3))
+    om32 = np.float32(omega0)
+    fast32 = x.dtype == np.float32 and float(om32) == omega0
+    with np.errstate(invalid="ignore", over="ignore"):  # non-finite weights are reported by the caller
+        for r0 in range(0, rows, rb):
+            xv = x[r0 : r0 + rb]
+            r = xv.shape[0]
+            dv, sv, tv, mv, nv, t64v = d[:r], s[:r], t[:r], mask[:r], nmask[:r], t64[:r]
+            if x.dtype == np.float64:
+                w64 = xv
+            else:
+                w64 = dv
+                np.copyto(dv, xv)
+            np.vecdot(w64, ones, out=sums["s"][r0 : r0 + r])
+            np.vecdot(w64, w64, out=sums["q"][r0 : r0 + r])
+            np.abs(w64, out=dv)
+            np.vecdot(dv, ones, out=sums["a"][r0 : r0 + r])
+            np.greater(dv, thr, out=mv)
+            np.signbit(xv, out=nv)
+            if row_counts:
+                past[r0 : r0 + r] += np.count_nonzero(mv, axis=1)
+                neg[r0 : r0 + r] += np.count_nonzero(nv, axis=1)
+            else:
+                past[0] += np.count_nonzero(mv)
+                neg[0] += np.count_nonzero(nv)
+            # sin is odd (bit-exactly in numpy's loops), so ŵ = sign(w)·sin(ω₀|w|): the sums need
+            # only sin(ω₀|w|), and a flip (ŵ·w < 0) is sin(ω₀|w|) < 0 (w = ±0 gives 0: no flip)
+            if exact:
+                np.sin(np.multiply(dv, omega0, out=sv), out=sv)
+            elif fast32:  # fl32(ω₀|w|) is the float32 product (exact product rounded once)
+                np.sin(np.multiply(np.abs(xv, out=sv), om32, out=sv), out=sv)
+            else:  # ω₀|w| in float64, rounded once to float32
+                np.copyto(sv, np.multiply(dv, omega0, out=t64v), casting="same_kind")
+                np.sin(sv, out=sv)
+            np.less(sv, 0.0, out=mv)
+            if row_counts:
+                flip[r0 : r0 + r] += np.count_nonzero(mv, axis=1)
+            else:
+                flip[0] += np.count_nonzero(mv)
+            np.vecdot(sv, sv, out=sums["m2"][r0 : r0 + r])
+            if higher:
+                np.multiply(sv, sv, out=tv)
+                np.vecdot(tv, tv, out=sums["m4"][r0 : r0 + r])
+            np.abs(sv, out=sv)
+            np.vecdot(sv, ones_w, out=sums["g"][r0 : r0 + r])
+            if higher:
+                np.vecdot(tv, sv, out=sums["m3"][r0 : r0 + r])
+    return _Sums(
+        m,
+        sums["s"],
+        sums["a"],
+        sums["q"],
+        sums["m2"],
+        sums["g"],
+        flip,
+        past,
+        neg,
+        sums["m4"] if higher else None,
+        sums["m3"] if higher else None,
+    )
+
+
+def _pass(x: np.ndarray, omega0: float, exact: bool, per_channel: bool, higher: bool) -> _Sums:
+    """The sums of :func:`_row_sums` for a whole layer (arrays of shape (1,)) or per channel.
+
+    A layer is viewed as rows of ``_ROW`` weights plus a shorter last row, whose sums are then
+    added (pairwise); a channel longer than ``_ROW`` is split into column blocks. A channel
+    alone and the same weights as a layer are summed in the same groups.
+    """
+    if per_channel:
+        rows = _rows(x, True)
+        m = rows.shape[1]
+        out = _row_sums(rows[:, : min(m, _ROW)], omega0, exact, higher, True)
+        for c0 in range(_ROW, m, _ROW):
+            out = out + _row_sums(rows[:, c0 : c0 + _ROW], omega0, exact, higher, True)
+        return out
     flat = x.reshape(-1)
     n = flat.size
-    out = _Sums(n=n, mean=(_total(flat) if total is None else total) / n)
-    thr = _HALF_PI / omega0
-    size = min(n, _CHUNK)
-    xb, s, t = np.empty(size), np.empty(size), np.empty(size)
-    mask = np.empty(size, dtype=bool)
-    t32 = None if exact else np.empty(size, dtype=np.float32)
-    for i in range(0, n, size):
-        k = min(size, n - i)
-        if flat.dtype == np.float64:
-            xv = flat[i : i + k]
-        else:
-            xv = xb[:k]
-            np.copyto(xv, flat[i : i + k])
-        sv, tv, mv = s[:k], t[:k], mask[:k]
-        np.abs(xv, out=tv)
-        out.abs_ += float(tv.sum())
-        out.past += int(np.count_nonzero(np.greater(tv, thr, out=mv)))
-        out.sq += float(np.multiply(xv, xv, out=tv).sum())
-        np.subtract(xv, out.mean, out=sv)
-        if centred_squares:  # only the location-free Gaussian fit needs Σ(w - mean)²
-            out.sq_c += float(np.multiply(sv, sv, out=tv).sum())
-        out.abs_c += float(np.abs(sv, out=tv).sum())
-        _sin_into(xv, omega0, sv, None if t32 is None else t32[:k])
-        out.m2 += float(np.multiply(sv, sv, out=tv).sum())
-        out.g += float(np.abs(sv, out=tv).sum())
-        out.flip += int(np.count_nonzero(np.less(np.multiply(sv, xv, out=tv), 0.0, out=mv)))
-    return out
+    full = n - n % _ROW
+    parts = []
+    if full:
+        parts.append(_row_sums(flat[:full].reshape(-1, _ROW), omega0, exact, higher, False))
+    if full < n:
+        parts.append(_row_sums(flat[full:].reshape(1, -1), omega0, exact, higher, False))
+
+    def total(key: str) -> np.ndarray | None:
+        vals = [getattr(p, key) for p in parts]
+        if vals[0] is None:
+            return None
+        return np.array([np.concatenate(vals).sum()])
+
+    tot = {k: total(k) for k in ("s", "a", "q", "m2", "g", "flip", "past", "neg", "m4", "m3")}
+    return _Sums(n, **tot)  # type: ignore[arg-type]
+
+
+def _abs_centred_sum(flat: np.ndarray, mean: float, abs_sum: float, n_neg: int) -> float:
+    r"""Σ|w - mean| from Σ|w|, the count of set sign bits and one comparison pass (no copy).
+
+    With :math:`m = |\bar w|` and :math:`y = \mathrm{sign}(\bar w)\,w`, :math:`|y - m| - |y|` is
+    :math:`m` for :math:`y \le 0`, :math:`-m` for :math:`y \ge m` and :math:`m - 2y` in
+    between, so :math:`\sum|w - \bar w| = \sum|w| + m(n - 2n_+) + 2\sum_{0<y<m}(m - y)` with
+    :math:`n_+ = \#\{y > 0\}`. The pass compares the bit patterns as integers (for floats of
+    one sign they are ordered like the values): it finds the weights on the mean's side with
+    :math:`|w| \le m` (signed zero included), few in number, which are then classified in
+    float64; ``n_neg`` (weights with the sign bit set, -0 included) gives :math:`n_+`.
+    """
+    if mean == 0.0:
+        return abs_sum
+    n = flat.size
+    m = abs(mean)
+    lim = np.asarray(m, dtype=flat.dtype)  # the smallest value of the weights' dtype >= m
+    if float(lim) < m:
+        lim = np.nextafter(lim, np.asarray(np.inf, dtype=flat.dtype))
+    bits = flat.dtype.itemsize * 8
+    if mean > 0:  # 0 <= w <= lim  <=>  unsigned bits <= bits(lim)
+        view = flat.view(f"u{flat.dtype.itemsize}")
+        bound = lim.view(view.dtype)
+    else:  # -lim <= w <= -0  <=>  signed bits <= INT_MIN + bits(lim)
+        view = flat.view(f"i{flat.dtype.itemsize}")
+        bound = np.asarray(-(1 << (bits - 1)) + int(lim.view(f"u{flat.dtype.itemsize}")), dtype=view.dtype)
+    mask = np.empty(min(n, _BLOCK), dtype=bool)
+    cands = []
+    for i in range(0, n, _BLOCK):
+        v = view[i : i + _BLOCK]
+        mv = np.less_equal(v, bound, out=mask[: v.size])
+        if np.count_nonzero(mv):
+            cands.append(flat[i : i + _BLOCK][mv])
+    y = np.abs(np.concatenate(cands).astype(np.float64)) if cands else np.zeros(0)
+    zeros = int(np.count_nonzero(y == 0.0))  # signed zeros on the mean's side: y = 0, not y > 0
+    n_pos = (n - n_neg if mean > 0 else n_neg) - zeros
+    y = y[(y > 0.0) & (y < m)]
+    return float(abs_sum + m * (n - 2 * n_pos) + 2.0 * float(np.sum(m - y)))
 
 
 def _normal_ci(mo: _Moments, n: int, confidence: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -879,7 +1037,7 @@ def _normal_ci(mo: _Moments, n: int, confidence: float) -> dict[str, tuple[np.nd
     c₁ = -2g/m₂, c₂ = g²/m₂²; Bernoulli p(1-p) for the two shares. The SQNR interval is the
     image of the normalised-QE interval (a decreasing map).
     """
-    z = float(stats.norm.ppf(0.5 + 0.5 * confidence))
+    z = float(special.ndtri(0.5 + 0.5 * confidence))  # = scipy.stats.norm.ppf
     m2, g, m4, m3 = mo.m2, mo.g, mo.m4, mo.m3
     var_s2 = m4 - m2 * m2  # Var ŵ²
     var_a = m2 - g * g  # Var |ŵ|
@@ -1018,11 +1176,15 @@ def empirical_quantities(
         Randomness of the bootstrap subsample and resampling (``np.random.default_rng``
         accepts it); unused by the normal intervals.
     exact : bool, default False
-        Evaluate :math:`\sin` in float64. By default it is evaluated in float32 (the argument
-        :math:`\omega_0 w` rounded to float32; SIMD, about 10x faster than float64 here) and
-        accumulated in float64: each :math:`\hat w_i` is then off by at most ~3e-7 absolute
-        for :math:`|\omega_0 w| < 4`, so means move by less than that — orders of magnitude
-        below their sampling error :math:`\sim 1/\sqrt n`.
+        Evaluate :math:`\sin` and the sums of :math:`\hat w` in float64. By default
+        :math:`\sin` is evaluated in float32 (the argument :math:`\omega_0 w` rounded once to
+        float32; SIMD, about 6x faster than float64 here) and :math:`\sum\hat w^2`,
+        :math:`\sum|\hat w|` are float32 dot products over rows of at most 8192 weights,
+        added in float64: each :math:`\hat w_i` is off by at most ~3e-7 absolute for
+        :math:`|\omega_0 w| < 4` and the row sums by ~1e-7 relative, so the means move by
+        less than ~5e-7 — orders of magnitude below their sampling error
+        :math:`\sim 1/\sqrt n`. Counts (sign flips, share past π/2) and the fits are exact
+        in both modes.
 
     Notes
     -----
@@ -1040,12 +1202,11 @@ def empirical_quantities(
     :math:`\theta^*_j - \hat\theta_m` (valid for these smooth functions of means).
     """
     om = _check_empirical_args(omega0, n_boot, boot_size, confidence)
-    x = _rows(as_weight_array("w", w), per_channel)
-    s = np.empty(x.shape)
-    _sin_into(x, om, s, None if exact else np.empty(x.shape, dtype=np.float32))
+    x = as_weight_array("w", w)
+    rows = _rows(x, per_channel)
     return _empirical(
-        x,
-        _moments(s, x, _HALF_PI / om),
+        rows,
+        _pass(x, om, exact, per_channel, higher=True).moments(),
         omega0=om,
         per_channel=per_channel,
         n_boot=n_boot,
@@ -1108,24 +1269,38 @@ def analyze_layer(
     The same numbers as :func:`fit_laplace`, :func:`fit_gaussian`, :func:`scale_estimators`,
     :func:`model_quantities` and :func:`empirical_quantities` (see them for the parameters),
     but for a whole layer computed in a single chunked pass over the weights, with no
-    full-size temporary array (the location-free Laplace fit adds a median). ``n_boot = 0``
-    (default) gives normal-approximation intervals, ``n_boot > 0`` bootstrap ones; for a whole
-    layer larger than ``ks_size`` the normal intervals take the variances of ŵ² and |ŵ| from
-    the KS subsample (their centres always come from all weights). ``rng`` seeds the KS
-    subsample and the bootstrap (independent streams spawned from it).
+    full-size temporary array (plus a comparison pass for the centred scale estimator; the
+    location-free fit adds a median). ``n_boot = 0`` (default) gives normal-approximation
+    intervals, ``n_boot > 0`` bootstrap ones; for a whole layer larger than ``ks_size`` the
+    normal intervals take the variances of ŵ² and |ŵ| from the KS subsample (their centres
+    always come from all weights). ``rng`` seeds the KS subsample and the bootstrap
+    (independent streams spawned from it).
     """
-    x = as_weight_array(name, w)
+    x = _as_real_array(name, w)
+    if x.size == 0:
+        raise ValueError(f"weights of layer {name!r} are empty (shape {x.shape}); need at least 1 value")
     om = _check_empirical_args(omega0, n_boot, boot_size, confidence)
     _check_size("ks_size", ks_size, 2)
-    return _analyze(
-        x, None, name, om, fix_loc, per_channel, n_boot, boot_size, ks_size, confidence, rng, exact
-    )
+    gen = np.random.default_rng(rng)
+    return _analyze_all(
+        {name: x}, [gen], om, fix_loc, per_channel, n_boot, boot_size, ks_size, confidence, exact
+    )[name]
 
 
-def _analyze(
+@dataclass
+class _Partial:
+    """One layer's analysis before the model quantities (computed for all layers at once)."""
+
+    x: np.ndarray
+    lap: LawFit
+    gau: LawFit
+    scales: dict[str, Array]
+    empirical: EmpiricalQuantities
+
+
+def _fit_and_measure(
     x: np.ndarray,
-    total: float | None,
-    name: str,
+    sums: _Sums,
     om: float,
     fix_loc: bool,
     per_channel: bool,
@@ -1133,31 +1308,30 @@ def _analyze(
     boot_size: int | None,
     ks_size: int | None,
     confidence: float,
-    rng: Any,
+    gen: np.random.Generator,
     exact: bool,
-) -> LayerAnalysis:
-    """analyze_layer on checked input (``total`` = Σx when already known)."""
-    r_ks, r_boot = np.random.default_rng(rng).spawn(2)
+) -> _Partial:
+    """Fits, KS tests, scale estimators and empirical quantities of one finite layer."""
+    r_ks, r_boot = gen.spawn(2)
     rows = _rows(x, per_channel)
     n = rows.shape[1]
     if per_channel:
         lap = fit_laplace(x, fix_loc=fix_loc, per_channel=True, ks_size=ks_size, rng=r_ks)
         gau = fit_gaussian(x, fix_loc=fix_loc, per_channel=True, ks_size=ks_size, rng=r_ks)
         scales = scale_estimators(x, per_channel=True)
-        s = np.empty(rows.shape)
-        _sin_into(rows, om, s, None if exact else np.empty(rows.shape, dtype=np.float32))
-        mo = _moments(s, rows, _HALF_PI / om)
+        mo = sums.moments()
     else:
-        sums = _layer_sums(x, om, exact, centred_squares=not fix_loc, total=total)
-        one = np.ones(1)
+        flat = x.reshape(-1)
+        mean = float(sums.s[0]) / n
         if fix_loc:
-            lap_loc, b = 0.0 * one, sums.abs_ / n * one
-            gau_loc, sigma = 0.0 * one, np.sqrt(sums.sq / n) * one
+            lap_loc, b = np.zeros(1), sums.a / n  # b = mean|w|
+            gau_loc, sigma = np.zeros(1), np.sqrt(sums.q / n)  # σ² = mean w²
         else:
-            x64 = x.astype(np.float64, copy=False)  # the location-free fit needs the median
+            x64 = flat.astype(np.float64, copy=False)  # the location-free fits need the median
             med = float(np.median(x64))
-            lap_loc, b = med * one, float(np.abs(x64 - med).sum()) / n * one
-            gau_loc, sigma = sums.mean * one, np.sqrt(sums.sq_c / n) * one
+            lap_loc, b = np.array([med]), np.array([float(np.abs(x64 - med).sum()) / n])
+            c = x64 - mean
+            gau_loc, sigma = np.array([mean]), np.array([np.sqrt(float(np.square(c, out=c).sum()) / n)])
         _check_scale("laplace", b)
         _check_scale("gaussian", sigma)
         cols = _subsample(n, ks_size, r_ks)
@@ -1165,11 +1339,11 @@ def _analyze(
         lap = _make_fit("laplace", lap_loc, b, n, fix_loc, sample, False)
         gau = _make_fit("gaussian", gau_loc, sigma, n, fix_loc, sample, False)
         scales = {
-            SCALE_LABELS[0]: np.asarray(sums.abs_ / n),
-            SCALE_LABELS[1]: np.asarray(sums.abs_c / n),
+            SCALE_LABELS[0]: np.asarray(float(sums.a[0]) / n),
+            SCALE_LABELS[1]: np.asarray(_abs_centred_sum(flat, mean, float(sums.a[0]), int(sums.neg[0])) / n),
         }
         # E ŵ⁴ and E|ŵ|³ only set the widths of the normal intervals: they come from the KS
-        # subsample (all weights when n <= ks_size), which saves four passes over the layer
+        # subsample (all weights when n <= ks_size)
         s_sub = np.empty(sample.shape)
         _sin_into(sample, om, s_sub, None if exact else np.empty(sample.shape, dtype=np.float32))
         mo = sums.moments(_moments(s_sub, sample, _HALF_PI / om))
@@ -1184,16 +1358,64 @@ def _analyze(
         rng=r_boot,
         exact=exact,
     )
-    return LayerAnalysis(
-        name=name,
-        shape=tuple(x.shape),
-        omega0=om,
-        fits=compare_fits(lap, gau),
-        scales=scales,
-        model=model_quantities("laplace", scale=lap.scale, omega0=om),
-        gaussian_model=model_quantities("gaussian", scale=gau.scale, omega0=om),
-        empirical=emp,
-    )
+    return _Partial(x, lap, gau, scales, emp)
+
+
+def _analyze_all(
+    arrays: dict[str, np.ndarray],
+    gens: list[np.random.Generator],
+    om: float,
+    fix_loc: bool,
+    per_channel: bool,
+    n_boot: int,
+    boot_size: int | None,
+    ks_size: int | None,
+    confidence: float,
+    exact: bool,
+) -> dict[str, LayerAnalysis]:
+    """analyze_layer for non-empty real arrays: the pass over every layer first (non-finite
+    layers are reported together), then fits and intervals per layer, then the closed forms of
+    all layers in one vectorised call per law."""
+    sums = {k: _pass(x, om, exact, per_channel, higher=per_channel) for k, x in arrays.items()}
+    bad = {k: _nonfinite_counts(x, math.nan) for k, x in arrays.items() if not sums[k].finite()}
+    listed = [f"{k}: {c}" for k, c in bad.items() if c]
+    if listed:
+        raise ValueError(f"non-finite weights (never dropped silently): {'; '.join(listed)}")
+    if bad:  # finite weights whose float64 sums overflow
+        raise ValueError(f"weights too large to sum in float64 (|w| ~ 1e154 or more) in: {', '.join(bad)}")
+    parts = {
+        k: _fit_and_measure(
+            x, sums[k], om, fix_loc, per_channel, n_boot, boot_size, ks_size, confidence, g, exact
+        )
+        for (k, x), g in zip(arrays.items(), gens, strict=True)
+    }
+    # the closed forms of every layer (and channel) at once: one call per law
+    sizes = [p.lap.scale.size for p in parts.values()]
+    ends = np.cumsum(sizes)
+    models = {
+        law: model_quantities(
+            law, scale=np.concatenate([getattr(p, key).scale.reshape(-1) for p in parts.values()]), omega0=om
+        ).as_dict()
+        for law, key in (("laplace", "lap"), ("gaussian", "gau"))
+    }
+
+    def one(law: str, i: int) -> Quantities:
+        lo, hi = int(ends[i]) - sizes[i], int(ends[i])
+        return Quantities(**{q: v[lo:hi] if per_channel else v[lo, ...] for q, v in models[law].items()})
+
+    return {
+        k: LayerAnalysis(
+            name=k,
+            shape=tuple(p.x.shape),
+            omega0=om,
+            fits=compare_fits(p.lap, p.gau),
+            scales=p.scales,
+            model=one("laplace", i),
+            gaussian_model=one("gaussian", i),
+            empirical=p.empirical,
+        )
+        for i, (k, p) in enumerate(parts.items())
+    }
 
 
 def analyze_layers(
@@ -1212,9 +1434,9 @@ def analyze_layers(
     """:func:`analyze_layer` for every layer of a model, checking all layers first.
 
     Empty or non-finite layers are reported together in one ``ValueError`` (as by
-    :func:`validate_layers`) before any analysis runs; each layer gets its own random stream
-    spawned from ``rng``. The sum that checks finiteness is reused, so each layer is read
-    twice in all (that sum and the single chunked pass).
+    :func:`validate_layers`) before any fit; each layer gets its own random stream spawned
+    from ``rng``. Each layer is read once by the pass and once more by the comparison pass of
+    the centred scale estimator; the closed forms of all layers are evaluated together.
     """
     if not isinstance(layers, Mapping):
         layers = {"weights": layers}
@@ -1226,17 +1448,8 @@ def analyze_layers(
     empty = [f"{k} (shape {x.shape})" for k, x in arrays.items() if x.size == 0]
     if empty:
         raise ValueError(f"empty weight arrays (need at least 1 value): {', '.join(empty)}")
-    totals = {k: _total(x) for k, x in arrays.items()}
-    counts = {k: _nonfinite_counts(x, totals[k]) for k, x in arrays.items() if not np.isfinite(totals[k])}
-    bad = [f"{k}: {c}" for k, c in counts.items() if c]
-    if bad:
-        raise ValueError(f"non-finite weights (never dropped silently): {'; '.join(bad)}")
-    if counts:  # finite entries whose float64 sum overflows
-        raise ValueError(f"weights too large to sum in float64 (|w| ~ 1e308) in: {', '.join(counts)}")
-    seeds = np.random.default_rng(rng).spawn(len(arrays))
-    return {
-        k: _analyze(
-            x, totals[k], k, om, fix_loc, per_channel, n_boot, boot_size, ks_size, confidence, g, exact
-        )
-        for (k, x), g in zip(arrays.items(), seeds, strict=True)
-    }
+    if per_channel:
+        for x in arrays.values():
+            _rows(x, True)  # shape check before any pass
+    gens = np.random.default_rng(rng).spawn(len(arrays))
+    return _analyze_all(arrays, gens, om, fix_loc, per_channel, n_boot, boot_size, ks_size, confidence, exact)

@@ -80,10 +80,20 @@ def test_numbers_equal_direct_computation(
         assert row["model_laplace"]["quantization_error"] == pytest.approx(
             float(cf.quantization_error(b=b, omega0=20.0)), rel=1e-13
         )
+        assert row["gaussian"]["scale"] == pytest.approx(np.sqrt(np.mean(w**2)), rel=1e-13)
+        assert row["laplace"]["loglik"] == pytest.approx(np.sum(-np.log(2 * b) - np.abs(w) / b), rel=1e-12)
+        assert row["scale_estimators"]["mean|w - mean w| (ReCU)"] == pytest.approx(
+            np.abs(w - w.mean()).mean(), rel=1e-13
+        )
         emp = row["empirical"]
         assert emp["quantization_error"]["value"] == pytest.approx(
             np.mean(s**2) - np.mean(np.abs(s)) ** 2, abs=tol
         )
+        # the same ŵ as the tool forms it (float32 argument and sin unless --exact): its sums
+        # agree to the stated float32 summation error (float64 sums: 1e-13)
+        s_tool = s if exact else np.sin((20.0 * w).astype(np.float32)).astype(np.float64)
+        for key, ref in (("second_moment", np.mean(s_tool**2)), ("optimal_gamma", np.mean(np.abs(s_tool)))):
+            assert emp[key]["value"] == pytest.approx(ref, rel=1e-13 if exact else 2e-7), key
         assert emp["l1_quantization_error"]["value"] == pytest.approx(1 - np.mean(np.abs(s)), abs=tol)
         assert emp["share_past_half_period"]["value"] == np.mean(np.abs(20.0 * w) > np.pi / 2)
         assert emp["sign_flip_probability"]["value"] == np.mean(s * w < 0)

@@ -366,3 +366,27 @@ def test_not_a_checkpoint_is_a_clear_value_error(tmp_path: Path, kind: str) -> N
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="checkpoint not found"):
         load_checkpoint(tmp_path / "nope.pt")
+
+
+@pytest.mark.parametrize(
+    ("stored", "dtype", "expected"),
+    [
+        pytest.param(torch.float32, None, np.float32, id="as-stored-float32"),
+        pytest.param(torch.float16, None, np.float16, id="as-stored-float16"),
+        pytest.param(torch.bfloat16, None, np.float32, id="bfloat16-becomes-float32"),
+        pytest.param(torch.float32, np.float32, np.float32, id="float32-asked"),
+        pytest.param(torch.float32, np.float64, np.float64, id="float64-default"),
+    ],
+)
+def test_latent_weights_dtype(
+    tmp_path: Path, small: nn.Module, stored: torch.dtype, dtype: type | None, expected: type
+) -> None:
+    sd = {k: (v.to(stored) if v.is_floating_point() else v) for k, v in small.state_dict().items()}
+    torch.save(sd, tmp_path / "sd.pt")
+    latent = load_latent_weights(tmp_path / "sd.pt", omega0=20.0, dtype=dtype)
+    for name, array in latent.layers.items():
+        assert array.dtype == expected
+        reference = sd[f"{name}.weight"].to(torch.float64).numpy()
+        np.testing.assert_array_equal(array.astype(np.float64), reference)  # values never rounded
+    default = load_latent_weights(tmp_path / "sd.pt", omega0=20.0)
+    assert all(a.dtype == np.float64 for a in default.layers.values())

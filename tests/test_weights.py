@@ -351,3 +351,106 @@ def test_analyze_layers_checks_all_layers_first(rng: np.random.Generator) -> Non
         wt.analyze_layers({"e": np.zeros(0)}, omega0=20.0)
     with pytest.raises(ValueError, match="too large"):
         wt.analyze_layers({"big": np.full(3, 1e308)}, omega0=20.0)
+
+
+# ------------------------------------------------------------------------------------------
+# The chunked pass: exact float64 fits, float32 ŵ, centred estimator, sign bits
+# ------------------------------------------------------------------------------------------
+
+
+def _direct(w: np.ndarray, omega0: float, fast: bool) -> dict[str, float]:
+    """The definitions, evaluated on whole float64 arrays (ŵ as the fast mode forms it)."""
+    x = w.astype(np.float64).reshape(-1)
+    if fast:  # the argument ω₀w rounded once to float32, sin in float32
+        s = np.sin((omega0 * x).astype(np.float32)).astype(np.float64)
+    else:
+        s = np.sin(omega0 * x)
+    return {
+        "b": np.abs(x).mean(),
+        "sigma": np.sqrt(np.mean(x * x)),
+        "recu": np.abs(x - x.mean()).mean(),
+        "m2": np.mean(s * s),
+        "g": np.mean(np.abs(s)),
+        "flip": np.mean(s * x < 0),
+        "past": np.mean(np.abs(x) > np.pi / (2 * omega0)),
+    }
+
+
+@pytest.mark.parametrize(
+    ("dtype", "n", "loc"),
+    [
+        pytest.param(np.float32, 8192 * 9 + 77, 0.004, id="f32-rows-blocks-tail-positive-mean"),
+        pytest.param(np.float32, 8192 * 2, -0.003, id="f32-whole-rows-negative-mean"),
+        pytest.param(np.float64, 70_001, 0.3, id="f64-large-mean"),
+        pytest.param(np.float16, 5000, -0.02, id="f16-one-short-row"),
+    ],
+)
+def test_pass_equals_direct_definitions(dtype: type, n: int, loc: float, rng: np.random.Generator) -> None:
+    w = (loc + rng.laplace(0.0, 0.06, size=n)).astype(dtype)
+    w[:7] = [0.0, -0.0, 0.0, np.pi / 20, -np.pi / 20, 0.2, -0.2]  # zeros of both signs, flips
+    w[7:40] = w[7]  # ties
+    for exact in (False, True):
+        an = wt.analyze_layer(w, omega0=20.0, exact=exact, ks_size=None)
+        ref = _direct(w, 20.0, fast=not exact)
+        # exact float64 statistics in both modes
+        assert float(an.b) == pytest.approx(ref["b"], rel=1e-13)
+        assert float(an.fits.gaussian.scale) == pytest.approx(ref["sigma"], rel=1e-13)
+        assert float(an.scales[wt.SCALE_LABELS[0]]) == pytest.approx(ref["b"], rel=1e-13)
+        assert float(an.scales[wt.SCALE_LABELS[1]]) == pytest.approx(ref["recu"], rel=1e-13)
+        emp = an.empirical
+        assert float(emp.sign_flip_probability) == ref["flip"]
+        assert float(emp.share_past_half_period) == ref["past"]
+        # ŵ sums: float64 (exact) or float32 rows of <= 8192 terms (stated: ~1e-7 relative)
+        rel = 1e-13 if exact else 2e-7
+        assert float(emp.second_moment) == pytest.approx(ref["m2"], rel=rel)
+        assert float(emp.optimal_gamma) == pytest.approx(ref["g"], rel=rel)
+
+
+def test_flip_counts_sign_bits_not_products() -> None:
+    # sin(ω₀w) < 0 for ω₀w in (π, 2π): flips; ω₀w = 0 and -0 are not flips; tiny w keep their sign
+    w = np.array([0.0, -0.0, 1e-40, -1e-40, 0.16, -0.16, 0.3, -0.3, 0.05], dtype=np.float32)
+    emp = wt.empirical_quantities(w, omega0=20.0)
+    s = np.sin(20.0 * w.astype(np.float64))
+    assert float(emp.sign_flip_probability) == np.mean(s * w < 0) == 4 / 9
+
+
+def test_centred_estimator_on_the_mean_and_zeros() -> None:
+    # weights exactly at the mean, at 0 and between 0 and the mean: every branch of the identity
+    for sign in (1.0, -1.0):
+        w = sign * np.array([0.0, 0.0, 0.25, 0.25, 0.5, 1.0, 2.0, -0.5, 0.1, 0.125], dtype=np.float32)
+        x = w.astype(np.float64)
+        got = wt.analyze_layer(w, omega0=1.0).scales[wt.SCALE_LABELS[1]]
+        assert float(got) == pytest.approx(np.abs(x - x.mean()).mean(), rel=1e-15)
+    w = np.zeros(10, dtype=np.float32)
+    w[3] = 0.5
+    assert float(wt.analyze_layer(w, omega0=1.0).scales[wt.SCALE_LABELS[1]]) == pytest.approx(0.09)
+
+
+def test_per_channel_longer_than_a_row(rng: np.random.Generator) -> None:
+    w = rng.laplace(0.0, 0.05, size=(3, 9000)).astype(np.float32)  # column blocks of 8192 + 808
+    per = wt.empirical_quantities(w, omega0=20.0, per_channel=True)
+    for c in range(3):
+        one = wt.empirical_quantities(w[c], omega0=20.0)
+        for k, v in one.as_dict().items():
+            assert per.as_dict()[k][c] == pytest.approx(float(v), rel=1e-13, abs=1e-15), k
+
+
+def test_sums_that_overflow_are_an_error() -> None:
+    with pytest.raises(ValueError, match="too large to sum"):
+        wt.analyze_layers({"big": np.full(4, 1e200)}, omega0=20.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numpy_sin_is_odd_bit_for_bit(dtype: type, rng: np.random.Generator) -> None:
+    # the pass evaluates sin(ω₀|w|) and restores the sign: exact only if sin(-x) == -sin(x)
+    x = np.concatenate([rng.laplace(0.0, 3.0, 200_000), np.arange(-64, 65) * np.pi / 8]).astype(dtype)
+    np.testing.assert_array_equal(np.sin(-x), -np.sin(x))
+
+
+def test_big_endian_weights_equal_native(rng: np.random.Generator) -> None:
+    w = (0.01 + rng.laplace(0.0, 0.05, size=3000)).astype(np.float32)
+    big = w.astype(">f4")
+    a, b = wt.analyze_layer(w, omega0=20.0), wt.analyze_layer(big, omega0=20.0)
+    for k in wt.SCALE_LABELS:
+        assert float(b.scales[k]) == float(a.scales[k])
+    assert b.empirical.as_dict() == a.empirical.as_dict()

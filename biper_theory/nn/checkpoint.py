@@ -74,13 +74,16 @@ class UntrustedCheckpointError(ValueError):
 
 @dataclass(frozen=True)
 class LatentWeights:
-    """Latent weights of the binarized layers of a checkpoint, as float64 numpy arrays.
+    """Latent weights of the binarized layers of a checkpoint, as numpy arrays.
+
+    float64 by default; ``load_latent_weights(..., dtype=None)`` keeps the stored floating
+    dtype (bfloat16 becomes float32) as views, without a copy.
 
     Attributes
     ----------
     layers : dict[str, numpy.ndarray]
-        Layer name (e.g. ``"layer1.0.conv1"``) → latent weight :math:`w`, float64, in the
-        layer's own shape (``(out, in, k, k)``), in network order.
+        Layer name (e.g. ``"layer1.0.conv1"``) → latent weight :math:`w` (float64 unless
+        ``dtype`` says otherwise), in the layer's own shape (``(out, in, k, k)``), in network order.
     omega0 : float
         The BiPer frequency :math:`\\omega_0` the network was trained with.
     omega0_source : str
@@ -379,6 +382,7 @@ def load_latent_weights(
     *,
     omega0: float | None = None,
     arch: str | None = None,
+    dtype: np.typing.DTypeLike | None = np.float64,
 ) -> LatentWeights:
     """Latent weights of the binarized layers of a checkpoint, with their ω₀.
 
@@ -391,6 +395,10 @@ def load_latent_weights(
     arch : str, optional
         One of :data:`~biper_theory.nn.models.ARCHS` to check the layers against; inferred from
         the keys when omitted (falling back to the ``layerX.Y.conv*`` key pattern).
+    dtype : numpy dtype or None, default float64
+        dtype of the returned weight arrays. ``None`` keeps each tensor's stored floating dtype
+        and shares its memory (no copy; bfloat16, which numpy lacks, becomes float32) — what
+        ``biper-theory pick-omega`` reads, since its sums accumulate in float64 anyway.
 
     Returns
     -------
@@ -439,7 +447,12 @@ def load_latent_weights(
             )
         w0, source = found, CONFIG_NAME
 
-    layers = {n: sd[f"{n}.weight"].detach().cpu().numpy().astype(np.float64) for n in names}
+    layers = {}
+    for n in names:
+        t = sd[f"{n}.weight"].detach().cpu()
+        if t.dtype == torch.bfloat16:  # numpy has no bfloat16
+            t = t.to(torch.float32)
+        layers[n] = t.numpy() if dtype is None else t.numpy().astype(dtype)
     alphas = {
         n: sd[f"{n}.alpha"].detach().to(torch.float64).reshape(-1).numpy().copy()
         for n in names
