@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 
@@ -24,17 +23,7 @@ OMEGAS = [
 DTYPES = [pytest.param(torch.float32, id="float32"), pytest.param(torch.float64, id="float64")]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    """Run these small-tensor tests on one intra-op thread, then restore the setting.
-
-    On a shared 2-core machine, two OpenMP threads spin-wait on each other and small ops run
-    tens of times slower; one thread is also what small models need.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _weights(dtype: torch.dtype) -> torch.Tensor:

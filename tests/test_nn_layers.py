@@ -25,17 +25,7 @@ from biper_theory.nn.layers import (  # noqa: E402
 OMEGA0 = 20.0
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    """Run these small-tensor tests on one intra-op thread, then restore the setting.
-
-    On a shared 2-core machine, two OpenMP threads spin-wait on each other and small ops run
-    tens of times slower; one thread is also what small models need.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 torch = pytest.importorskip("torch", reason="the nn extra (torch) is not installed")
@@ -19,18 +17,7 @@ from biper_theory.nn.models import (  # noqa: E402
     count_parameters,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    """Run these small-tensor tests on one intra-op thread, then restore the setting.
-
-    On a shared 2-core machine, two OpenMP threads spin-wait on each other and small ops run
-    tens of times slower; one thread is also what small models need.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _gen(seed: int = 0) -> torch.Generator:
