@@ -4,7 +4,10 @@ Every figure comes as a pair of functions: ``<name>_data(...)`` returns a
 :class:`FigureData` (the columns that are drawn, taken from the library: closed forms from
 :mod:`biper_theory.closed_form`, samples from :mod:`biper_theory.montecarlo`), and
 ``<name>(ax=None | fig=None, *, data=None, ...)`` draws it and returns the Axes or Figure.
-:func:`write_all` saves each as PDF and PNG with its CSV tables beside it.
+:func:`write_all` saves each as PDF and PNG with its CSV tables beside it. One more,
+:func:`pick_omega_panels`, draws a user's trained model (weights, their
+:func:`biper_theory.weights.analyze_layers` and a :func:`biper_theory.select.recommend`)
+for ``biper-theory pick-omega --plot``; :func:`save_figure` writes any of them atomically.
 
 ========================  ==========================================================
 ``binarizer``             Fig. 1: sign(w), the square wave sign(sin ω₀w), and the
@@ -18,6 +21,8 @@ Every figure comes as a pair of functions: ``<name>_data(...)`` returns a
 ``sign_flip``             not in the paper: P[sign sin(ω₀w) ≠ sign w] versus a
 ``analysis_vs_montecarlo``  not in the paper: closed forms against Monte Carlo, with
                           95 % and 99.7 % bands from the standard error
+``pick_omega_panels``     not in the paper: a trained model's ŵ histogram over the
+                          model pdf, and QE* versus ω₀ (``pick-omega --plot``)
 ========================  ==========================================================
 
 matplotlib is imported here and nowhere in the core. Nothing changes global state: the
@@ -38,7 +43,7 @@ import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import matplotlib as mpl
 import numpy as np
@@ -48,6 +53,10 @@ from matplotlib.figure import Figure
 
 from . import closed_form as cf
 from ._io import atomic_path, atomic_write
+
+if TYPE_CHECKING:
+    from .select import Recommendation
+    from .weights import LayerAnalysis
 
 __all__ = [
     "FIG2_B",
@@ -72,6 +81,12 @@ __all__ = [
     "sign_flip_data",
     "analysis_vs_montecarlo",
     "analysis_vs_montecarlo_data",
+    "PICK_OMEGA_ROW_SIZE",
+    "PICK_OMEGA_HIST_MAX",
+    "PICK_OMEGA_BINS",
+    "pick_omega_figsize",
+    "pick_omega_panels",
+    "save_figure",
     "build",
     "write_all",
 ]
@@ -874,6 +889,234 @@ def analysis_vs_montecarlo(fig: Figure | None = None, *, data: FigureData | None
 
 
 # ----------------------------------------------------------------------------------------
+# A trained model against the model: the figure of ``biper-theory pick-omega --plot``
+# ----------------------------------------------------------------------------------------
+
+#: Width and height (inches) of one layer's row in :func:`pick_omega_panels`.
+PICK_OMEGA_ROW_SIZE: tuple[float, float] = (10.0, 2.8)
+#: Most weights per layer that enter a histogram; larger layers are subsampled (seeded).
+PICK_OMEGA_HIST_MAX = 200_000
+#: Bins of the histogram of ŵ on [-1, 1] in :func:`pick_omega_panels`.
+PICK_OMEGA_BINS = 80
+
+
+def pick_omega_figsize(n_layers: int) -> tuple[float, float]:
+    """Size in inches of :func:`pick_omega_panels` for ``n_layers`` rows (at least 1)."""
+    if n_layers < 1:
+        raise ValueError(f"n_layers must be an integer >= 1; got {n_layers!r}")
+    width, height = PICK_OMEGA_ROW_SIZE
+    return width, height * n_layers
+
+
+def _plain(text: str) -> str:
+    """``text`` shown literally by mathtext (a ``$`` in a layer name would open math)."""
+    return text.replace("$", r"\$")
+
+
+def pick_omega_panels(
+    layers: Mapping[str, npt.ArrayLike],
+    analyses: Mapping[str, LayerAnalysis],
+    recommendation: Recommendation,
+    *,
+    omega0: float,
+    fig: Figure | None = None,
+) -> Figure:
+    r"""Per layer: the measured ŵ = sin(ω₀w) against the model pdf, and QE* against ω₀.
+
+    The figure of ``biper-theory pick-omega --plot``. Row *i* shows layer *i* of ``layers``:
+
+    * left, the histogram (density, :data:`PICK_OMEGA_BINS` bins on [-1, 1]) of
+      :math:`\hat w = \sin(\omega_0 w)` over the layer's weights, evaluated in float64, with
+      the pdf of ŵ under the fitted Laplace law (corrected eq. (4) of Vargas et al. (2024),
+      :func:`biper_theory.closed_form.pdf`) at :math:`b = \hat b`, drawn on 801 points of
+      [-0.995, 0.995] (the pdf diverges at ±1). Layers of more than
+      :data:`PICK_OMEGA_HIST_MAX` weights are subsampled without replacement from one
+      stream seeded with 0, so the figure is reproducible;
+    * right, :math:`QE^*` (eq. (7) at eq. (8), :func:`biper_theory.closed_form.quantization_error`)
+      against ω₀ on a log axis at :math:`b = \hat b`, with vertical lines at the ω₀ in use
+      (``gid="omega0-current"``), the recommended global ω₀ (``gid="omega0-recommended"``),
+      the layer's own recommendation where it differs (``gid="omega0-layer"``) and the QE
+      peak :math:`a^*/\hat b` (``gid="omega0-peak"``).
+
+    :math:`\hat b` is the layer's Laplace scale from ``analyses`` (the b̂ the report
+    prints); for per-channel analyses (one b̂ per channel) it is the layer-level
+    maximum-likelihood b̂ (:func:`biper_theory.weights.fitted_scale`, with the location
+    fixed or free as in the analysis).
+
+    Parameters
+    ----------
+    layers : mapping of str to array_like
+        Latent weights per layer (any shape, finite), in the order the rows are drawn.
+    analyses : mapping of str to LayerAnalysis
+        :func:`biper_theory.weights.analyze_layers` of ``layers`` at ``omega0``, one entry
+        per key of ``layers``.
+    recommendation : Recommendation
+        :func:`biper_theory.select.recommend` for these layers; its ``per_layer`` entries
+        are matched to layers by name (per-channel entries are not drawn).
+    omega0 : float
+        The ω₀ in use, in (0, inf).
+    fig : matplotlib Figure, optional
+        Figure to draw ``len(layers)`` × 2 panels in (its size is kept; see
+        :func:`pick_omega_figsize`); a new one (pyplot) of that size when None.
+
+    Returns
+    -------
+    matplotlib Figure
+        ``fig``, or the new Figure, with ``2 * len(layers)`` Axes in row order.
+
+    Raises
+    ------
+    ValueError
+        If ``layers`` is empty, ``omega0`` is not finite and positive, or a layer has no
+        entry in ``analyses``.
+
+    References
+    ----------
+    .. [1] Vargas et al. (2024), Section 2.1, eqs. (4), (7), (8).
+    """
+    from . import weights
+
+    names = [str(k) for k in layers]
+    if not names:
+        raise ValueError("layers must hold at least one layer; got none")
+    if not (np.isfinite(omega0) and omega0 > 0):
+        raise ValueError(f"omega0 must be finite and in (0, inf); got {omega0!r}")
+    missing = [n for n in names if n not in analyses]
+    if missing:
+        raise ValueError(f"analyses must have an entry per layer; missing {', '.join(map(repr, missing))}")
+    rng = np.random.default_rng(0)
+    a_star = cf.qe_peak()[0]
+    grid_y = np.linspace(-0.995, 0.995, 801)
+    with _styled():
+        fig = _new_figure(fig, pick_omega_figsize(len(names)))
+        axes = fig.subplots(len(names), 2, squeeze=False)
+        for row, (key, name) in enumerate(zip(layers, names, strict=True)):
+            an = analyses[name]
+            w = np.asarray(layers[key]).reshape(-1)
+            if np.size(an.b) == 1:
+                b = float(np.asarray(an.b).reshape(-1)[0])
+            else:  # per-channel analysis: the layer-level b̂, same location convention
+                b = weights.fitted_scale(w, fix_loc=an.fits.laplace.loc_fixed)
+            n_all = w.size
+            if n_all > PICK_OMEGA_HIST_MAX:  # a seeded subsample is plenty for a histogram
+                w = w[np.sort(rng.choice(w.size, PICK_OMEGA_HIST_MAX, replace=False))]
+            shown = _plain(name)
+
+            ax = axes[row, 0]
+            s = np.sin(omega0 * w.astype(np.float64))  # ŵ = sin(ω₀ w), the backward model
+            dens, edges = np.histogram(s, bins=PICK_OMEGA_BINS, range=(-1.0, 1.0), density=True)
+            ax.stairs(
+                dens,
+                edges,
+                fill=True,
+                color=_COLORS[0],
+                alpha=0.45,
+                label=rf"measured, $n = {_thousands(s.size)}$"
+                + ("" if s.size == n_all else rf" of ${_thousands(n_all)}$"),
+            )
+            pdf = cf.pdf(grid_y, b=b, omega0=omega0)  # corrected eq. (4) at b = b̂
+            ax.plot(
+                grid_y,
+                pdf,
+                color=_COLORS[1],
+                gid="model-pdf",
+                label=rf"model pdf, $\hat b = {b:.3g}$ ($a = {b * omega0:.3g}$)",
+            )
+            ax.set_xlim(-1.0, 1.0)
+            # room for the legend above the histogram and the model's interior (the pdf
+            # diverges at ±1, so its ends are left to leave the frame where they must)
+            top = max(float(dens.max()), float(pdf[np.abs(grid_y) <= 0.9].max()), 1.0)
+            ax.set_ylim(0.0, 1.45 * top)
+            ax.set_xlabel(r"$\hat w = \sin(\omega_0 w)$")
+            ax.set_ylabel("density")
+            ax.set_title(rf"{shown}: weights through $\sin(\omega_0 w)$, $\omega_0 = {omega0:.3g}$")
+            ax.legend(loc="upper center", ncols=2, fontsize=7.5)
+
+            ax = axes[row, 1]
+            lr = recommendation.per_layer.get(name)
+            marks = [omega0, recommendation.omega0] + ([lr.omega0] if lr is not None else [])
+            lo = min(0.02 * a_star / b, 0.5 * min(marks))
+            hi = max(50.0 * a_star / b, 2.0 * max(marks))
+            grid_w = np.geomspace(lo, hi, 400)
+            qe = cf.quantization_error(b=b, omega0=grid_w)  # QE* = E ŵ² − γ*², eqs. (7)–(8)
+            ax.plot(grid_w, qe, color=_COLORS[0], label=r"$QE^*$ (eqs. 7–8)")
+            # dashed and on top: it stays visible where the recommendation coincides with it
+            ax.axvline(
+                omega0,
+                color="k",
+                ls="--",
+                lw=1.0,
+                zorder=3,
+                gid="omega0-current",
+                label=f"in use {omega0:.3g}",
+            )
+            ax.axvline(
+                recommendation.omega0,
+                color=_COLORS[1],
+                lw=1.2,
+                gid="omega0-recommended",
+                label=f"recommended {recommendation.omega0:.3g}",
+            )
+            if lr is not None and not np.isclose(lr.omega0, recommendation.omega0, rtol=1e-9, atol=0.0):
+                ax.axvline(
+                    lr.omega0,
+                    color=_COLORS[2],
+                    ls=":",
+                    lw=1.2,
+                    gid="omega0-layer",
+                    label=f"this layer {lr.omega0:.3g}",
+                )
+            ax.axvline(
+                a_star / b, color="0.6", ls="-.", lw=0.8, gid="omega0-peak", label=r"QE peak $a^*/\hat b$"
+            )
+            ax.set_xscale("log")
+            ax.set_xlim(lo, hi)
+            ax.set_ylim(0.0, 1.45 * float(np.max(qe)))
+            ax.set_xlabel(r"frequency $\omega_0$")
+            ax.set_ylabel(r"$QE^*$")
+            ax.set_title(rf"{shown}: $QE^*$ against $\omega_0$ ({recommendation.criterion})")
+            ax.legend(loc="upper left", ncols=3, fontsize=7.5)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path, *, format: str | None = None) -> Path:
+    """Save ``fig`` to ``path`` atomically in the house style, without timestamps.
+
+    The style (:data:`STYLE`: dpi, fonts) is applied while saving, as :func:`write_all`
+    does, and the file is written through :func:`biper_theory._io.atomic_path`, so an error
+    never leaves a half-written file. PDF files carry no creation date and PNG files no
+    software tag, so a rerun gives the same bytes.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure
+        The figure to save.
+    path : str or Path
+        Destination; its folder is created if missing.
+    format : str, optional
+        A format matplotlib writes (``"png"``, ``"pdf"``, ``"svg"``, ...); taken from the
+        suffix of ``path`` when None.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    target = Path(path)
+    ext = (format or target.suffix.lstrip(".")).lower()
+    if not ext:
+        raise ValueError(f"format must be given when path has no suffix; got path {str(target)!r}")
+    meta: dict[str, Any] = {
+        "pdf": {"CreationDate": None},
+        "png": {"Software": None},
+        "svg": {"Date": None},
+    }.get(ext, {})
+    with _styled(), atomic_path(target) as tmp:
+        fig.savefig(tmp, format=ext, metadata=meta or None)
+    return target
+
+
+# ----------------------------------------------------------------------------------------
 # Registry and writer
 # ----------------------------------------------------------------------------------------
 
@@ -991,11 +1234,8 @@ def write_all(
         with _styled():
             fig = Figure(figsize=spec.figsize, layout="constrained")
             spec.draw(fig.add_subplot() if spec.panels == "axes" else fig, data=data)
-            for ext, meta in (("pdf", {"CreationDate": None}), ("png", {"Software": None})):
-                target = out / f"{name}.{ext}"
-                with atomic_path(target) as tmp:
-                    fig.savefig(tmp, format=ext, metadata=meta)
-                written.append(target)
+            for ext in ("pdf", "png"):
+                written.append(save_figure(fig, out / f"{name}.{ext}", format=ext))
         for fname, table in data.tables().items():
             written.append(atomic_write(out / fname, _csv_text(table)))
         if progress is not None:

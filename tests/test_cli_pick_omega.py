@@ -124,14 +124,47 @@ def test_table_csv_and_plot(trained: Path, tmp_path: Path, capsys: pytest.Captur
     ):
         assert col in text
     assert "recommended omega0 =" in text and "optimistic" in text
-    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    png = plot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(plot.parent.glob("*.part"))
+    # figures.pick_omega_panels drew it (two panels per layer) and figures.save_figure saved
+    # it in the house style: 10 x 2.8 inches per layer at the style's dpi
+    from biper_theory import figures
+
+    n_layers = 6  # the binarized convolutions of resnet-small
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    dpi = figures.STYLE["savefig.dpi"]
+    w_in, h_in = figures.pick_omega_figsize(n_layers)
+    assert (width, height) == (round(w_in * dpi), round(h_in * dpi))
     report = tmp_path / "report.csv"
     assert main(["pick-omega", str(trained), "--format", "csv", "-o", str(report), "--per-channel"]) == 0
     rows = list(csv.DictReader(io.StringIO(report.read_text())))
     assert len(rows) == 16 + 16 + 32 + 32 + 64 + 64  # one per output channel of resnet-small
     assert rows[0]["layer"] == "layer1.0.conv1[0]"
     assert float(rows[0]["emp_qe_lo"]) <= float(rows[0]["emp_qe"]) <= float(rows[0]["emp_qe_hi"])
+
+
+@pytest.mark.parametrize(
+    ("suffix", "magic"),
+    [
+        pytest.param(".png", b"\x89PNG", id="png"),
+        pytest.param(".pdf", b"%PDF-", id="pdf"),
+        pytest.param(".svg", b"<?xml", id="svg"),
+    ],
+)
+def test_plot_formats_are_reproducible(suffix: str, magic: bytes, tmp_path: Path) -> None:
+    npz = tmp_path / "w.npz"
+    g = np.random.default_rng(2)
+    np.savez(npz, conv1=g.laplace(0, 0.05, (8, 4, 3, 3)), fc=g.laplace(0, 0.1, (10, 32)))
+    files = [tmp_path / f"a{suffix}", tmp_path / "sub" / f"b{suffix}"]
+    for f in files:
+        assert (
+            main(["pick-omega", str(npz), "--omega0", "20", "--plot", str(f), "-o", str(tmp_path / "r.txt")])
+            == 0
+        )
+    first, second = (f.read_bytes() for f in files)
+    assert first.startswith(magic)
+    assert first == second  # no creation date or timestamp in the file
 
 
 def _official(folder: Path, *, freq: str | None) -> Path:

@@ -15,16 +15,20 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
 import pytest
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from biper_theory import closed_form as cf
 from biper_theory import figures as F
 from biper_theory.cli import main
+from biper_theory.select import Recommendation
+from biper_theory.weights import LayerAnalysis
 
 #: Relative tolerance of a number written with 10 significant digits.
 CSV_RTOL = 5e-10
@@ -211,7 +215,7 @@ def test_fig7_draws_bands_and_points() -> None:
     assert len(fig.axes) == 4
     for ax in fig.axes:
         assert len(ax.collections) == 2  # the ±3 SE and ±1.96 SE bands
-        assert any(len(line.get_xdata()) == 3 for line in ax.get_lines())
+        assert any(np.size(line.get_xdata()) == 3 for line in ax.get_lines())
 
 
 def test_default_call_creates_a_pyplot_figure() -> None:
@@ -416,3 +420,154 @@ def test_importing_figures_loads_neither_pyplot_nor_torch() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ----------------------------------------------------------------------------------------
+# pick_omega_panels: a trained-like model against the model (``pick-omega --plot``)
+# ----------------------------------------------------------------------------------------
+
+PICK_OMEGA0 = 20.0
+
+
+def _trained_like(seed: int = 7) -> dict[str, np.ndarray]:
+    """Three layers with trained-like scales: Laplace b = 0.05 and 0.12, and a Gaussian one."""
+    g = np.random.default_rng(seed)
+    return {
+        "layer1.conv": g.laplace(0.0, 0.05, (16, 8, 3, 3)).astype(np.float32),
+        "layer2.conv": g.normal(0.0, 0.03, (32, 16, 3, 3)).astype(np.float32),
+        "fc": g.laplace(0.0, 0.12, (10, 64)),
+    }
+
+
+def _panels_inputs(
+    layers: dict[str, np.ndarray],
+    *,
+    per_channel: bool = False,
+    criterion: str = "avoid-peak",
+    **target: Any,
+) -> tuple[dict[str, LayerAnalysis], Recommendation]:
+    from biper_theory import select, weights
+
+    analyses = weights.analyze_layers(layers, omega0=PICK_OMEGA0, per_channel=per_channel, rng=0)
+    scales = {k: weights.fitted_scale(v) for k, v in layers.items()}
+    rec = select.recommend(scales, criterion, omega0=PICK_OMEGA0, **target)
+    return analyses, rec
+
+
+def _by_gid(ax: Axes, gid: str) -> list[Line2D]:
+    return [line for line in ax.get_lines() if line.get_gid() == gid]
+
+
+@pytest.mark.parametrize(
+    "per_channel", [pytest.param(False, id="per-layer"), pytest.param(True, id="per-channel")]
+)
+def test_pick_omega_panels_histogram_pdf_and_markers(per_channel: bool) -> None:
+    from biper_theory import weights
+
+    layers = _trained_like()
+    analyses, rec = _panels_inputs(layers, per_channel=per_channel, criterion="target-nqe", nqe=0.3)
+    fig = Figure(figsize=F.pick_omega_figsize(len(layers)), layout="constrained")
+    before = dict(mpl.rcParams)
+    out = F.pick_omega_panels(layers, analyses, rec, omega0=PICK_OMEGA0, fig=fig)
+    assert out is fig and isinstance(out, Figure)
+    assert dict(mpl.rcParams) == before  # the style never leaks into global state
+    assert len(fig.axes) == 2 * len(layers)
+    a_star = cf.qe_peak()[0]
+    layer_marks = 0
+    for row, (name, w) in enumerate(layers.items()):
+        hist_ax, qe_ax = fig.axes[2 * row], fig.axes[2 * row + 1]
+        # the layer-level Laplace b̂: the analysis's own, or (per channel) the layer's MLE
+        b = float(weights.fitted_scale(w)) if per_channel else float(analyses[name].b)
+        assert b == pytest.approx(float(np.abs(w.astype(np.float64)).mean()), rel=1e-12)
+        # histogram: the density of sin(ω₀ w) over all weights, 80 bins on [-1, 1]
+        (step,) = hist_ax.patches
+        dens, edges = np.histogram(
+            np.sin(PICK_OMEGA0 * w.astype(np.float64)), bins=80, range=(-1, 1), density=True
+        )
+        np.testing.assert_array_equal(step.get_data().values, dens)  # type: ignore[attr-defined]
+        np.testing.assert_array_equal(step.get_data().edges, edges)  # type: ignore[attr-defined]
+        # the model pdf line: exactly closed_form.pdf at b̂ and ω₀ on its own x values
+        (line,) = _by_gid(hist_ax, "model-pdf")
+        x = np.asarray(line.get_xdata(), dtype=np.float64)
+        assert x.size > 100 and np.all(np.abs(x) < 1)
+        np.testing.assert_array_equal(line.get_ydata(), cf.pdf(x, b=b, omega0=PICK_OMEGA0))
+        assert hist_ax.get_legend() is not None and name in hist_ax.get_title()
+        # QE curve at b̂, and the markers at the right ω₀ (all inside the shown range)
+        curve = next(ln for ln in qe_ax.get_lines() if np.size(ln.get_xdata()) > 2)
+        xq = np.asarray(curve.get_xdata(), dtype=np.float64)
+        np.testing.assert_array_equal(curve.get_ydata(), cf.quantization_error(b=b, omega0=xq))
+        assert qe_ax.get_xscale() == "log"
+        lr = rec.per_layer[name]
+        expected = {
+            "omega0-current": PICK_OMEGA0,
+            "omega0-recommended": rec.omega0,
+            "omega0-peak": a_star / b,
+        }
+        if not np.isclose(lr.omega0, rec.omega0, rtol=1e-9, atol=0):
+            expected["omega0-layer"] = lr.omega0
+            layer_marks += 1
+        else:
+            assert not _by_gid(qe_ax, "omega0-layer")
+        lo, hi = qe_ax.get_xlim()
+        for gid, x0 in expected.items():
+            (mark,) = _by_gid(qe_ax, gid)
+            np.testing.assert_array_equal(mark.get_xdata(), [x0, x0])
+            assert lo < x0 < hi, gid
+    assert layer_marks >= 1  # the layers' own recommendations differ here: the marker is exercised
+
+
+def test_pick_omega_panels_subsamples_large_layers(monkeypatch: pytest.MonkeyPatch) -> None:
+    layers = {"big": np.random.default_rng(3).laplace(0.0, 0.05, 5_000)}
+    analyses, rec = _panels_inputs(layers)
+    monkeypatch.setattr(F, "PICK_OMEGA_HIST_MAX", 1_000)
+    one = F.pick_omega_panels(layers, analyses, rec, omega0=PICK_OMEGA0, fig=Figure())
+    two = F.pick_omega_panels(layers, analyses, rec, omega0=PICK_OMEGA0, fig=Figure())
+    (s1,), (s2,) = one.axes[0].patches, two.axes[0].patches
+    v1, v2 = s1.get_data().values, s2.get_data().values  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(v1, v2)  # seeded: the same subsample every time
+    full, _ = np.histogram(np.sin(PICK_OMEGA0 * layers["big"]), bins=80, range=(-1, 1), density=True)
+    assert not np.array_equal(v1, full)  # a subsample, not all weights
+    label = str(s1.get_label())
+    assert "1\\,000" in label and "5\\,000" in label  # "n = 1 000 of 5 000" (mathtext thin spaces)
+
+
+def test_pick_omega_panels_layout_and_save(tmp_path: Path) -> None:
+    """As the CLI draws it: no clipped text, no legend over data, PNG at the house dpi."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    layers = _trained_like()
+    analyses, rec = _panels_inputs(layers, criterion="target-nqe", nqe=0.3)
+    fig = Figure(figsize=F.pick_omega_figsize(len(layers)), layout="constrained")
+    FigureCanvasAgg(fig)
+    F.pick_omega_panels(layers, analyses, rec, omega0=PICK_OMEGA0, fig=fig)
+    path = F.save_figure(fig, tmp_path / "sub" / "pick.png")
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    dpi = F.STYLE["savefig.dpi"]
+    assert (width, height) == (round(10.0 * dpi), round(2.8 * len(layers) * dpi))
+    assert [p.name for p in path.parent.iterdir()] == ["pick.png"]  # no temporary file left
+    assert F.save_figure(fig, tmp_path / "again.png").read_bytes() == data  # no timestamp
+    with F._styled():
+        _check_layout("pick_omega_panels", fig)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        pytest.param({"layers": {}}, "layers must hold", id="no-layers"),
+        pytest.param({"omega0": 0.0}, "omega0", id="omega0-zero"),
+        pytest.param({"omega0": float("nan")}, "omega0", id="omega0-nan"),
+        pytest.param({"analyses": {}}, "analyses must have an entry", id="missing-analysis"),
+    ],
+)
+def test_pick_omega_panels_bad_arguments(change: dict[str, Any], match: str) -> None:
+    layers = {"conv": np.random.default_rng(1).laplace(0.0, 0.05, 300)}
+    analyses, rec = _panels_inputs(layers)
+    kwargs: dict[str, Any] = {"layers": layers, "analyses": analyses, "omega0": PICK_OMEGA0, **change}
+    with pytest.raises(ValueError, match=match):
+        F.pick_omega_panels(kwargs["layers"], kwargs["analyses"], rec, omega0=kwargs["omega0"], fig=Figure())
+    with pytest.raises(ValueError, match="n_layers"):
+        F.pick_omega_figsize(0)
+    with pytest.raises(ValueError, match="format must be given"):
+        F.save_figure(Figure(), Path("no_suffix"))

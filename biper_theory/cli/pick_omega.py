@@ -355,58 +355,11 @@ def _json_default(x: Any) -> Any:
 
 
 def _plot(layers: dict[str, Any], analyses: dict[str, Any], rec: Any, omega0: float, path: Path) -> None:
-    """Per layer: histogram of sin(omega0 w) over the model pdf, and QE* against omega0."""
-    import numpy as np
+    """Draw :func:`biper_theory.figures.pick_omega_panels` and write it atomically to ``path``."""
     from matplotlib.figure import Figure
 
-    from biper_theory import closed_form as cf
-    from biper_theory import weights
-    from biper_theory._io import atomic_path
+    from biper_theory import figures
 
-    names = list(layers)
-    fig = Figure(figsize=(10.0, 2.8 * len(names)), layout="constrained")
-    axes = fig.subplots(len(names), 2, squeeze=False)
-    rng = np.random.default_rng(0)
-    a_star = cf.qe_peak()[0]
-    for row, name in enumerate(names):
-        w = np.asarray(layers[name]).reshape(-1)
-        if w.size > 200_000:  # a seeded subsample is plenty for a histogram
-            w = w[np.sort(rng.choice(w.size, 200_000, replace=False))]
-        b = weights.fitted_scale(layers[name])  # layer-level Laplace b̂ (also with --per-channel)
-        ax = axes[row, 0]
-        ax.hist(
-            np.sin(omega0 * w.astype(np.float64)),
-            bins=80,
-            range=(-1, 1),
-            density=True,
-            alpha=0.6,
-            label="sin(omega0 w), measured",
-        )
-        y = np.linspace(-0.995, 0.995, 801)
-        pdf = cf.pdf(y, b=b, omega0=omega0)
-        ax.plot(y, pdf, lw=1.5, label=f"model pdf, b = {b:.3g} (a = {b * omega0:.3g})")
-        top = max(
-            float(np.max(np.histogram(np.sin(omega0 * w), bins=80, range=(-1, 1), density=True)[0])), 1.0
-        )
-        ax.set_ylim(0.0, 1.3 * top)
-        ax.set_title(f"{name}: weights through sin(omega0 w), omega0 = {omega0:.3g}", fontsize=9)
-        ax.set_xlabel("w_hat")
-        ax.legend(fontsize=7)
-        ax = axes[row, 1]
-        lr = rec.per_layer.get(name)
-        marks = [omega0, rec.omega0] + ([lr.omega0] if lr is not None else [])
-        lo = min(0.02 * a_star / b, 0.5 * min(marks))
-        hi = max(50.0 * a_star / b, 2.0 * max(marks))
-        grid = np.geomspace(lo, hi, 400)
-        ax.semilogx(grid, cf.quantization_error(b=b, omega0=grid), lw=1.5, label="QE* (eq. 7-8)")
-        ax.axvline(omega0, color="k", ls="--", lw=1, label=f"in use {omega0:.3g}")
-        ax.axvline(rec.omega0, color="C3", lw=1.2, label=f"recommended {rec.omega0:.3g}")
-        if lr is not None and not math.isclose(lr.omega0, rec.omega0):
-            ax.axvline(lr.omega0, color="C2", ls=":", lw=1.2, label=f"this layer {lr.omega0:.3g}")
-        ax.axvline(a_star / b, color="0.6", ls="-.", lw=0.8, label="QE peak a*/b")
-        ax.set_xlabel("omega0")
-        ax.set_ylabel("QE*")
-        ax.set_title(f"{name}: QE against omega0 ({rec.criterion})", fontsize=9)
-        ax.legend(fontsize=7)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lower().lstrip("."))
+    fig = Figure(figsize=figures.pick_omega_figsize(len(layers)), layout="constrained")
+    figures.pick_omega_panels(layers, analyses, rec, omega0=omega0, fig=fig)
+    figures.save_figure(fig, path, format=path.suffix.lower().lstrip("."))
