@@ -1,0 +1,150 @@
+"""Benchmark 4: ``biper-theory pick-omega`` on a ResNet-18-sized checkpoint vs ``torch.load``.
+
+The checkpoint is generated here with a fixed seed: the parameter and buffer names and
+shapes of torchvision's ResNet-18 (11.7 M parameters), convolution and linear weights drawn
+from Laplace(0, b) with a He-like scale per layer, saved with ``torch.save`` into a
+temporary folder. The command runs in this process (``biper_theory.cli.main``), so both
+sides pay no interpreter start-up; its output is discarded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._harness import Config, NotAvailable, Result, profile_top, require, time_interleaved
+
+__all__ = ["bench_pick_omega", "resnet18_shapes", "write_checkpoint"]
+
+_SEED = 20240401
+_OMEGA0 = 20.0
+
+
+def resnet18_shapes(width: int = 64, num_classes: int = 1000) -> dict[str, tuple[int, ...]]:
+    """Weight shapes of a ResNet-18 (BasicBlock, [2, 2, 2, 2]); ``width`` 64 is the standard one."""
+    shapes: dict[str, tuple[int, ...]] = {"conv1.weight": (width, 3, 7, 7)}
+    bn: list[tuple[str, int]] = [("bn1", width)]
+    cin = width
+    for stage in range(4):
+        cout = width * 2**stage
+        for block in range(2):
+            p = f"layer{stage + 1}.{block}"
+            first_in = cin if block == 0 else cout
+            shapes[f"{p}.conv1.weight"] = (cout, first_in, 3, 3)
+            shapes[f"{p}.conv2.weight"] = (cout, cout, 3, 3)
+            bn += [(f"{p}.bn1", cout), (f"{p}.bn2", cout)]
+            if block == 0 and stage > 0:
+                shapes[f"{p}.downsample.0.weight"] = (cout, cin, 1, 1)
+                bn.append((f"{p}.downsample.1", cout))
+        cin = cout
+    shapes["fc.weight"] = (num_classes, cin)
+    shapes["fc.bias"] = (num_classes,)
+    for name, c in bn:
+        for leaf in ("weight", "bias", "running_mean", "running_var"):
+            shapes[f"{name}.{leaf}"] = (c,)
+        shapes[f"{name}.num_batches_tracked"] = ()
+    return shapes
+
+
+def write_checkpoint(path: Path, *, width: int = 64, num_classes: int = 1000, seed: int = _SEED) -> int:
+    """Write a generated ResNet-18 ``state_dict`` to ``path``; return the number of weights."""
+    import torch
+
+    from biper_theory._io import atomic_path
+
+    rng = np.random.default_rng(seed)
+    state: dict[str, Any] = {}
+    n_weights = 0
+    for name, shape in resnet18_shapes(width, num_classes).items():
+        if name.endswith("num_batches_tracked"):
+            state[name] = torch.tensor(1000, dtype=torch.int64)
+            continue
+        if len(shape) >= 2:  # conv / linear weight: Laplace with std sqrt(2/fan_in)
+            fan_in = int(np.prod(shape[1:]))
+            b = np.sqrt(2.0 / fan_in) / np.sqrt(2.0)
+            arr = rng.laplace(0.0, b, size=shape).astype(np.float32)
+            n_weights += arr.size
+        elif name.endswith(("weight", "running_var")):
+            arr = np.ones(shape, dtype=np.float32)
+        else:
+            arr = np.zeros(shape, dtype=np.float32)
+        state[name] = torch.from_numpy(arr)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    return n_weights
+
+
+def bench_pick_omega(cfg: Config) -> Result:
+    """Wall time of ``biper-theory pick-omega PATH`` vs ``torch.load(PATH, weights_only=True)``."""
+    require("biper_theory.cli.pick_omega", "run", "add_arguments")
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover
+        raise NotAvailable("torch is not installed (pip install -e '.[nn]')") from exc
+    width, classes = (8, 10) if cfg.quick else (64, 1000)
+    res = Result(
+        name="pick_omega",
+        title=f"pick-omega on a generated ResNet-18 state_dict (width {width}) vs torch.load",
+        target="pick-omega time <= 2 x torch.load",
+        ratio_label="pick-omega time / torch.load time",
+    )
+    with tempfile.TemporaryDirectory(prefix="biper-bench-") as tmp:
+        path = Path(tmp) / "resnet18.pt"
+        n_weights = write_checkpoint(path, width=width, num_classes=classes)
+        # A plain state_dict does not say which omega0 trained it, so the command needs it.
+        argv = ["pick-omega", str(path), "--omega0", str(_OMEGA0)]
+        lean = [*argv, "--bootstrap", "0"]
+        ts = time_interleaved(
+            {
+                "load": lambda: torch.load(path, weights_only=True),
+                "pick": lambda: _pick(argv),
+                "lean": lambda: _pick(lean),
+            },
+            repeats=cfg.repeats,
+        )
+        t_load, t_pick, t_lean = ts["load"], ts["pick"], ts["lean"]
+        size_mb = path.stat().st_size / 1e6
+        res.ratio = t_pick.median_s / t_load.median_s
+        res.ratio_min = t_pick.min_s / t_load.min_s
+        res.met = res.ratio <= 2.0
+        top = [] if res.met else profile_top(lambda: _pick(argv), n=10)
+    res.add("torch.load(weights_only=True) (reference)", t_load, info=f"{size_mb:.1f} MB file")
+    res.add(
+        f"biper-theory pick-omega PATH --omega0 {_OMEGA0:g} (in process)",
+        t_pick,
+        info=f"{n_weights / 1e6:.2f} M weights, {t_pick.median_s / t_load.median_s:.1f} x torch.load",
+    )
+    res.add(
+        "  the same with --bootstrap 0",
+        t_lean,
+        info=f"{t_lean.median_s / t_load.median_s:.1f} x torch.load",
+    )
+    res.details = {
+        "n_weights": n_weights,
+        "file_mb": size_mb,
+        "argv": ["pick-omega", "PATH", "--omega0", str(_OMEGA0)],
+        "ratio_bootstrap_0": t_lean.median_s / t_load.median_s,
+        "profile_top_own_time": top,
+    }
+    if top:
+        res.notes.append(
+            "pick-omega profile (own time, one run under cProfile): "
+            + "; ".join(f"{r['function']} {r['own_s']:.3f} s" for r in top[:5])
+        )
+    return res
+
+
+def _pick(argv: list[str]) -> None:
+    """Run ``biper-theory`` in this process, output discarded; raise on a non-zero exit."""
+    from biper_theory.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(argv)
+    if rc != 0:
+        raise RuntimeError(f"biper-theory {argv[0]} exited {rc}: {err.getvalue().strip()}")
