@@ -289,8 +289,7 @@ def test_mc_seed_changes_only_monte_carlo_tables(tmp_path: Path) -> None:
 def test_committed_figures_folder_is_current() -> None:
     """figures/ in the repository holds the CSV numbers the code produces now."""
     folder = REPO / "figures"
-    if not (folder / "fig1_binarizer.csv").exists():
-        pytest.skip("figures/ not generated in this checkout (run: biper-theory figures --out figures)")
+    assert (folder / "fig1_binarizer.csv").exists(), "figures/ is committed: run biper-theory reproduce"
     for name in F.FIGURES:
         data = F.build(name)
         for fname, table in data.tables().items():
