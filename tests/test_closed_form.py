@@ -1073,7 +1073,11 @@ def _one_line_cores(a: np.ndarray) -> dict[str, np.ndarray]:
         x = 2.0 * a
         m2 = np.where(x > 1.0, 0.5 / (1.0 + 1.0 / (x * x)), 0.5 * x * x / (1.0 + x * x))
         g = 1.0 / ((a + 1.0 / a) * np.tanh(0.5 * np.pi / a))
-    return {"second_moment": m2, "optimal_gamma": g, "qe_star": m2 - g * g}
+        # QE* is one fused kernel sharing r = 1/a: E ŵ² = 2/(4 + r²), tanh(π r / 2)
+        r = 1.0 / a
+        g_r = 1.0 / ((a + r) * np.tanh(r * (0.5 * np.pi)))
+        qe = 2.0 / (4.0 + r * r) - g_r * g_r
+    return {"second_moment": m2, "optimal_gamma": g, "qe_star": qe}
 
 
 def _core_inputs() -> list[object]:
