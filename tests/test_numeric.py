@@ -29,7 +29,7 @@ A_GRID = [
     pytest.param(1e-2, id="a=1e-2"),
     pytest.param(0.1, id="a=0.1"),
     pytest.param(0.5, id="a=0.5"),
-    pytest.param(0.9548824709875438, id="a=peak"),
+    pytest.param(cf.qe_peak()[0], id="a=peak"),
     pytest.param(1.0, id="a=1"),
     pytest.param(2.0, id="a=2"),
     pytest.param(10.0, id="a=10"),

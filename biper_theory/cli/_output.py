@@ -9,7 +9,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["FORMATS", "render", "format_number"]
+__all__ = ["FORMATS", "format_number", "json_default", "render"]
 
 FORMATS = ("text", "markdown", "csv", "json")
 
@@ -32,7 +32,7 @@ def render(rows: Sequence[Mapping[str, Any]], fmt: str, *, meta: Mapping[str, An
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}")
     if fmt == "json":
         payload: Any = {**meta, "rows": list(rows)} if meta else list(rows)
-        return json.dumps(payload, indent=2, default=_json_default)
+        return json.dumps(payload, indent=2, default=json_default)
     cols = list(rows[0].keys()) if rows else []
     if fmt == "csv":
         buf = io.StringIO()
@@ -57,7 +57,8 @@ def _csv_cell(x: Any) -> str:
     return repr(float(x)) if isinstance(x, float) else str(x)
 
 
-def _json_default(x: Any) -> Any:
+def json_default(x: Any) -> Any:
+    """``json.dumps`` fallback: numpy scalars and arrays become Python numbers and lists."""
     if hasattr(x, "tolist"):
         return x.tolist()
     raise TypeError(f"not JSON serialisable: {type(x).__name__}")

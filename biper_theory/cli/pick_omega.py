@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import UsageError
+from ._output import format_number, json_default
 
 HELP = "fit trained latent weights, measure their QE, recommend ω₀"
 
@@ -141,11 +142,6 @@ def _load(args: argparse.Namespace) -> tuple[dict[str, Any], float, str, str]:
     if not lw.layers:
         raise ValueError(f"{path}: no binarized layers found")
     return dict(lw.layers), float(lw.omega0), lw.omega0_source, lw.kind
-
-
-def _f(x: Any, digits: int = 4) -> str:
-    v = float(x)
-    return "nan" if math.isnan(v) else f"{v:.{digits}g}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -292,8 +288,8 @@ def _render(units: dict[str, tuple[Any, int]], rec: Any, meta: dict[str, Any], f
     if fmt == "json":
         # the header indented, one row per line: json's C encoder (no indent) writes the rows,
         # ~10x faster than its indenting pure-Python one on a model's ~100 numbers per layer
-        rows = ",\n".join("    " + json.dumps(d, default=_json_default) for d in details)
-        head = json.dumps({**meta, "rows": None}, indent=2, default=_json_default)
+        rows = ",\n".join("    " + json.dumps(d, default=json_default) for d in details)
+        head = json.dumps({**meta, "rows": None}, indent=2, default=json_default)
         return head[: -len("null\n}")] + "[\n" + rows + "\n  ]\n}"
     flat = []
     for d in details:
@@ -320,23 +316,26 @@ def _render(units: dict[str, tuple[Any, int]], rec: Any, meta: dict[str, Any], f
         {
             "layer": r["layer"],
             "n": str(r["n"]),
-            "b_hat": _f(r["b_hat"]),
+            "b_hat": format_number(r["b_hat"], 4),
             "fit": r["fit"],
-            "a": _f(r["a"]),
-            "model_qe": _f(r["model_qe"]),
-            "emp_qe (CI)": f"{_f(r['emp_qe'])} ({_f(r['emp_qe_lo'])}-{_f(r['emp_qe_hi'])})",
-            "l1_qe": _f(r["l1_qe"]),
-            "past_half": _f(r["past_half"], 3),
-            "omega0_rec": _f(r["omega0_rec"]),
+            "a": format_number(r["a"], 4),
+            "model_qe": format_number(r["model_qe"], 4),
+            "emp_qe (CI)": "{} ({}-{})".format(
+                *(format_number(r[k], 4) for k in ("emp_qe", "emp_qe_lo", "emp_qe_hi"))
+            ),
+            "l1_qe": format_number(r["l1_qe"], 4),
+            "past_half": format_number(r["past_half"], 3),
+            "omega0_rec": format_number(r["omega0_rec"], 4),
         }
         for r in flat
     ]
     table = render(shown, "markdown" if fmt == "markdown" else "text")
     lines = [
-        f"{meta['path']} ({meta['kind']}): omega0 = {_f(meta['omega0'], 6)} from {meta['omega0_source']}",
+        f"{meta['path']} ({meta['kind']}): omega0 = {format_number(meta['omega0'], 6)} "
+        f"from {meta['omega0_source']}",
         table,
         "",
-        f"recommended omega0 = {_f(rec.omega0, 5)} ({rec.criterion}, {rec.law} law, "
+        f"recommended omega0 = {format_number(rec.omega0, 5)} ({rec.criterion}, {rec.law} law, "
         + ", ".join(f"{k}={v}" for k, v in rec.target.items())
         + ")",
         f"  {rec.explanation}",
@@ -346,12 +345,6 @@ def _render(units: dict[str, tuple[Any, int]], rec: Any, meta: dict[str, Any], f
         f"{meta['ks_note']}; sin evaluated in {meta['sin_precision']}",
     ]
     return "\n".join(lines)
-
-
-def _json_default(x: Any) -> Any:
-    if hasattr(x, "tolist"):
-        return x.tolist()
-    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
 
 
 def _plot(layers: dict[str, Any], analyses: dict[str, Any], rec: Any, omega0: float, path: Path) -> None:
