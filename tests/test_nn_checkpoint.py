@@ -321,10 +321,11 @@ def test_pickled_code_is_refused_and_never_runs(tmp_path: Path, small: nn.Module
     torch.save(payload, path, _use_new_zipfile_serialization=zipfile)
     (tmp_path / "config.txt").write_text("freq:  20.0\n", encoding="utf-8")
     for loader in (load_checkpoint, load_latent_weights):
-        with pytest.raises(UntrustedCheckpointError, match="weights_only=True") as info:
-            loader(path)
-        assert isinstance(info.value, ValueError)
-        assert "refusing to load" in str(info.value)
+        for mmap in (False, True):
+            with pytest.raises(UntrustedCheckpointError, match="weights_only=True") as info:
+                loader(path, mmap=mmap)
+            assert isinstance(info.value, ValueError)
+            assert "refusing to load" in str(info.value)
     assert not marker.exists()
 
 
@@ -382,3 +383,21 @@ def test_latent_weights_dtype(
         np.testing.assert_array_equal(array.astype(np.float64), reference)  # values never rounded
     default = load_latent_weights(tmp_path / "sd.pt", omega0=20.0)
     assert all(a.dtype == np.float64 for a in default.layers.values())
+
+
+@pytest.mark.parametrize(
+    "zipfile", [pytest.param(True, id="zip-format"), pytest.param(False, id="legacy-format")]
+)
+def test_mapped_weights_equal_read_weights(tmp_path: Path, small: nn.Module, zipfile: bool) -> None:
+    # torch maps only zip-format files; a legacy file is read as usual instead of failing
+    path = tmp_path / "sd.pt"
+    torch.save(small.state_dict(), path, _use_new_zipfile_serialization=zipfile)
+    read = load_latent_weights(path, omega0=20.0, dtype=None)
+    mapped = load_latent_weights(path, omega0=20.0, dtype=None, mmap=True)
+    assert list(mapped.layers) == list(read.layers)
+    for name, array in mapped.layers.items():
+        assert array.dtype == np.float32
+        np.testing.assert_array_equal(array, read.layers[name])
+    state, _, kind = load_checkpoint(path, mmap=True)
+    assert kind == "state_dict"
+    assert all(torch.equal(v, small.state_dict()[k]) for k, v in state.items())

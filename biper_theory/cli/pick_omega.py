@@ -137,8 +137,9 @@ def _load(args: argparse.Namespace) -> tuple[dict[str, Any], float, str, str]:
         raise FileNotFoundError(f"no such file: {path}")
     from biper_theory.nn.checkpoint import load_latent_weights
 
-    # the weights as stored (float32 views, no copy): every sum over them accumulates in float64
-    lw = load_latent_weights(path, omega0=args.omega0, arch=args.arch, dtype=None)
+    # the weights as stored, mapped from the file (views, no copy: the analysis reads each
+    # weight straight from the page cache); every sum over them accumulates in float64
+    lw = load_latent_weights(path, omega0=args.omega0, arch=args.arch, dtype=None, mmap=True)
     if not lw.layers:
         raise ValueError(f"{path}: no binarized layers found")
     return dict(lw.layers), float(lw.omega0), lw.omega0_source, lw.kind

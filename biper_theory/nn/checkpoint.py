@@ -30,6 +30,7 @@ import math
 import os
 import pickle
 import re
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,11 +215,13 @@ def _unsafe_globals(path: Path, exc: BaseException) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _safe_torch_load(path: Path) -> Any:
+def _safe_torch_load(path: Path, mmap: bool = False) -> Any:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    # torch maps only the zip format (torch.save's default since 1.6); legacy files are read
+    mmap = mmap and zipfile.is_zipfile(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
         names = _unsafe_globals(path, exc) if "weights only load failed" in str(exc).lower() else []
         if names:
@@ -263,12 +266,20 @@ def _scalar_meta(obj: Mapping[str, Any]) -> dict[str, Any]:
     return meta
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Tensor], dict[str, Any], str]:
+def load_checkpoint(
+    path: str | os.PathLike[str], *, mmap: bool = False
+) -> tuple[dict[str, Tensor], dict[str, Any], str]:
     """Read a checkpoint safely; return ``(state_dict, meta, kind)``.
 
     ``state_dict`` has any ``module.`` prefix removed. ``kind`` is ``"biper-theory"``,
     ``"official"`` or ``"state_dict"``; ``meta`` is our metadata, the official dictionary's
     scalar entries (``epoch``, ``best_prec1``, ``model``, ...) or empty.
+
+    With ``mmap=True`` the tensors of a zip-format file (``torch.save``'s format since
+    PyTorch 1.6) are mapped from the file instead of read into memory
+    (``torch.load(mmap=True)``): no copy, and pages are read when first touched. The tensors
+    then depend on the file staying unchanged while they are in use. Legacy-format files are
+    read as usual.
 
     Raises
     ------
@@ -281,7 +292,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Tensor], di
         kinds above.
     """
     path = Path(path)
-    obj = _safe_torch_load(path)
+    obj = _safe_torch_load(path, mmap)
     if not isinstance(obj, Mapping):
         raise ValueError(f"{path} holds a {type(obj).__name__}, not a checkpoint dictionary")
     if "format" in obj:
@@ -383,6 +394,7 @@ def load_latent_weights(
     omega0: float | None = None,
     arch: str | None = None,
     dtype: np.typing.DTypeLike | None = np.float64,
+    mmap: bool = False,
 ) -> LatentWeights:
     """Latent weights of the binarized layers of a checkpoint, with their ω₀.
 
@@ -399,6 +411,10 @@ def load_latent_weights(
         dtype of the returned weight arrays. ``None`` keeps each tensor's stored floating dtype
         and shares its memory (no copy; bfloat16, which numpy lacks, becomes float32) — what
         ``biper-theory pick-omega`` reads, since its sums accumulate in float64 anyway.
+    mmap : bool, default False
+        Map the file instead of reading it (see :func:`load_checkpoint`); with ``dtype=None``
+        the arrays are then views of the mapped file, and the weights are read from disk (or
+        the page cache) only by whatever computation touches them. ``pick-omega`` does this.
 
     Returns
     -------
@@ -415,7 +431,7 @@ def load_latent_weights(
         If the file needs code to unpickle.
     """
     path = Path(path)
-    sd, meta, kind = load_checkpoint(path)
+    sd, meta, kind = load_checkpoint(path, mmap=mmap)
     if kind == "biper-theory" and meta.get("full_precision") is True:
         raise ValueError(
             f"{path} is a full-precision baseline (meta full_precision=True): no binarized layers"
