@@ -80,6 +80,17 @@ def test_help_lists_every_subcommand_on_one_line(
         assert not nxt.startswith(" " * 10) or nxt.strip().split(" ")[0] in COMMANDS, name
 
 
+@pytest.mark.parametrize("name", ["qe", "errata", "pick-omega"])
+def test_subcommand_help_alone(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # a named subcommand's parser is built alone; its help and usage are its own
+    assert run_cli([name, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: biper-theory {name}")
+    assert run_cli([name, "--no-such-option"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("biper-theory") and "error" in err
+
+
 def test_missing_file_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
     assert run_cli(["pick-omega", "/nonexistent/weights.npz", "--omega0", "20"]) == 2
     err = capsys.readouterr().err.strip()

@@ -48,7 +48,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only`` (a subcommand named on the command line) that subcommand alone
+    is built: the others' arguments would never be looked at, and building them all costs
+    milliseconds (argparse looks up translations and the terminal size for every one)."""
     from biper_theory import __version__
 
     parser = _Parser(
@@ -59,6 +62,8 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, modname in COMMANDS.items():
+        if only is not None and name != only:
+            continue
         try:
             mod = importlib.import_module(f"{__name__}.{modname}")
         except ModuleNotFoundError as exc:  # a subcommand whose module is not there yet
@@ -73,7 +78,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``biper-theory`` console script; returns the exit status."""
-    parser = _build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # the subcommand, when one is named: the first word that is not an option (the top-level
+    # parser's only options, -h and --version, take no value)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = _build_parser(first if first in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
