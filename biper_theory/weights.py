@@ -29,6 +29,7 @@ References
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -283,7 +284,7 @@ def _subsample(m: int, size: int | None, rng: np.random.Generator) -> np.ndarray
     """Sorted column indices of a subsample without replacement (None: use all m columns)."""
     if size is None or m <= size:
         return None
-    return np.sort(rng.choice(m, size=int(size), replace=False))
+    return np.sort(rng.choice(m, size=int(size), replace=False, shuffle=False))  # sorted anyway
 
 
 _KS_EXACT_MAX = 1000
@@ -316,7 +317,13 @@ def _laplace_cdf(x: np.ndarray, loc: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _make_fit(
-    law: str, loc: np.ndarray, scale: np.ndarray, n: int, fix_loc: bool, sample: np.ndarray, per_channel: bool
+    law: str,
+    loc: np.ndarray,
+    scale: np.ndarray,
+    n: int | np.ndarray,
+    fix_loc: bool,
+    sample: np.ndarray,
+    per_channel: bool,
 ) -> LawFit:
     """LawFit from the MLE (loc, scale) per row and a sorted KS sample (R, m)."""
     k = 1 if fix_loc else 2
@@ -340,16 +347,16 @@ def _make_fit(
         aic=_squeeze(2.0 * k - 2.0 * loglik, per_channel),
         ks_statistic=_squeeze(d, per_channel),
         ks_pvalue=_squeeze(p, per_channel),
-        n=n,
+        n=n if isinstance(n, int) else 0,  # layers stacked (n per row): _take sets each layer's
         ks_n=sample.shape[1],
         loc_fixed=fix_loc,
         estimator=_ESTIMATORS[(law, fix_loc)],
     )
 
 
-def _check_scale(law: str, scale: np.ndarray) -> None:
+def _check_scale(law: str, scale: np.ndarray, name: str = "w") -> None:
     if np.any(~(scale > 0.0)):
-        raise ValueError(f"w: the {law} scale is 0 (all weights equal the location); cannot fit")
+        raise ValueError(f"{name}: the {law} scale is 0 (all weights equal the location); cannot fit")
 
 
 def _fit_rows(
@@ -766,11 +773,10 @@ class EmpiricalQuantities(Quantities):
     sin_precision: str = "float64"
 
 
-#: Row length of the pass over a layer. Its dot products go to BLAS one row at a time
-#: (``np.vecdot`` over rows); OpenBLAS splits a dot product over threads only above 10 000
-#: elements, and on a busy machine those threads stall for milliseconds, so rows stay below.
+#: Row length of the pass over a layer: row sums are BLAS dot products of at most this many
+#: float32 terms (relative error ~1e-7), added up in float64.
 _ROW = 8192
-#: Elements per block of rows: the pass's buffers (~25 bytes per element) stay in L2.
+#: Elements per block of rows: the pass's buffers (~17 bytes per element) stay in L2.
 _BLOCK = 1 << 16
 
 
@@ -824,18 +830,21 @@ def _moments(s: np.ndarray, w: np.ndarray, thr: float) -> _Moments:
 class _Sums:
     """Sums over the weights of each unit (one layer, or each output channel), float64.
 
-    ``m4``/``m3`` (Σŵ⁴, Σ|ŵ|³) are only formed when asked for (they set interval widths).
+    ``s``/``a64``/``neg`` (Σw, Σ|w| in float64, the count of set sign bits) are only formed
+    when a location is needed (a free-location fit, the centred scale estimator); ``m4``/``m3``
+    (Σŵ⁴, Σ|ŵ|³) only when asked for (they set interval widths).
     """
 
     n: int  # weights per unit
-    s: np.ndarray  # Σw
     a: np.ndarray  # Σ|w|
     q: np.ndarray  # Σw²
     m2: np.ndarray  # Σŵ²
     g: np.ndarray  # Σ|ŵ|
     flip: np.ndarray  # #{ŵ·w < 0}
     past: np.ndarray  # #{|w| > π/(2ω₀)}
-    neg: np.ndarray  # #{sign bit of w set} (w < 0 or w = -0)
+    s: np.ndarray | None = None  # Σw (float64)
+    a64: np.ndarray | None = None  # Σ|w| in float64 (= a unless a was summed in float32)
+    neg: np.ndarray | None = None  # #{sign bit of w set} (w < 0 or w = -0)
     m4: np.ndarray | None = None
     m3: np.ndarray | None = None
 
@@ -845,119 +854,180 @@ class _Sums:
         def add(u: np.ndarray | None, v: np.ndarray | None) -> np.ndarray | None:
             return None if u is None or v is None else u + v
 
-        return _Sums(
-            self.n + other.n,
-            self.s + other.s,
-            self.a + other.a,
-            self.q + other.q,
-            self.m2 + other.m2,
-            self.g + other.g,
-            self.flip + other.flip,
-            self.past + other.past,
-            self.neg + other.neg,
-            add(self.m4, other.m4),
-            add(self.m3, other.m3),
-        )
+        return _Sums(self.n + other.n, **{k: add(getattr(self, k), getattr(other, k)) for k in _SUM_KEYS})  # type: ignore[arg-type]
 
     def finite(self) -> bool:
         """False if a weight is NaN/±inf (or the float64 sums overflow)."""
         return bool(np.isfinite(self.a.sum() + self.q.sum()))
 
-    def moments(self, higher: _Moments | None = None) -> _Moments:
-        """Means; E ŵ⁴ and E|ŵ|³ (interval widths only) from ``higher`` when given."""
+    def moments(self, m4: np.ndarray | None = None, m3: np.ndarray | None = None) -> _Moments:
+        """Means; E ŵ⁴ and E|ŵ|³ (interval widths only) as given, else from the sums."""
         n = self.n
-        if higher is None:
+        if m4 is None or m3 is None:
             assert self.m4 is not None and self.m3 is not None
             m4, m3 = self.m4 / n, self.m3 / n
-        else:
-            m4, m3 = higher.m4, higher.m3
         return _Moments(self.m2 / n, self.g / n, m4, m3, self.flip / n, self.past / n)
 
 
-def _row_sums(x: np.ndarray, omega0: float, exact: bool, higher: bool, row_counts: bool) -> _Sums:
+_SUM_KEYS = ("a", "q", "m2", "g", "flip", "past", "s", "a64", "neg", "m4", "m3")
+
+
+def _below(thr: float, dtype: np.dtype) -> float:
+    """The largest value of ``dtype`` <= thr: for x of that dtype, x > thr iff x > _below(thr).
+
+    (Every x > that value is at least the next value of the dtype, which is > thr.)
+    """
+    with np.errstate(over="ignore"):  # thr beyond the dtype's range: inf, then its largest value
+        t = np.asarray(thr, dtype=dtype)
+    if float(t) > thr:
+        t = np.nextafter(t, np.asarray(-np.inf, dtype=dtype))
+    return float(t)
+
+
+def _row_sums(
+    x: np.ndarray, omega0: float, exact: bool, higher: bool, row_counts: bool, signed: bool
+) -> _Sums:
     """Sums over each row of a 2-D array with rows of at most ``_ROW`` weights, in one pass.
 
-    Blocks of rows are copied into reused buffers (float64 for the weights, float32 for ŵ
-    unless ``exact``): no full-size temporary, each weight read from memory once. Σw, Σw²,
-    Σ|w| are float64 dot products (``np.vecdot``, one BLAS call per row; the squares of
-    float32 weights are exact in float64). ŵ = sin(ω₀w) is evaluated in float32 from the
-    argument ω₀w rounded once to float32 (as :func:`_sin_into` does), and Σŵ², Σ|ŵ| are
-    float32 dot products over each row (≤ 8192 terms; relative error ≲ 1e-7, the size of
-    the float32 error of ŵ itself), added up in float64; with ``exact`` all of it is float64.
-    Counts are per row with ``row_counts``, else totals (in the first entry).
+    Blocks of rows are worked on in reused buffers that stay in cache: no full-size temporary,
+    each weight read from memory once; every row sum is one BLAS dot product (``np.dot`` /
+    ``np.vecdot``, one call per block) and rows are added up in float64.
+
+    Precision. With ``exact`` every sum is float64 and ŵ = sin(ω₀w) is float64. Otherwise
+    ŵ is evaluated in float32 from the argument ω₀|w| rounded once to float32 (as
+    :func:`_sin_into` does); float16/float32 weights are also summed (Σ|w|, Σw²) in float32
+    within a row; float64 weights in float64. A float32 dot product of ≤ 8192 terms of one
+    sign is off by ~1e-7 relative (measured ≤ 3e-7 per row; the rows' errors partly cancel
+    in the layer total); the sampling error of any of these means is ~1/√n, orders of
+    magnitude larger. Σw (with ``signed``, with the count of set sign bits: for a location)
+    is float64 in every mode, and so are the counts (flips, share past π/2): exact.
+
+    Counts are per row with ``row_counts``, else totals (in the first entry). sin is odd
+    (bit-exactly in numpy's loops, which a test checks), so ŵ = sign(w)·sin(ω₀|w|): the sums
+    need only sin(ω₀|w|), and a flip (ŵ·w < 0) is sin(ω₀|w|) < 0 (w = ±0 gives 0).
     """
     rows, m = x.shape
     rb = max(1, min(rows, _BLOCK // max(m, 1)))
     thr = _HALF_PI / omega0
-    ws = np.float32 if not exact else np.float64  # precision of ŵ
-    d, t64 = np.empty((rb, m)), np.empty((rb, m))
-    s, t = np.empty((rb, m), dtype=ws), np.empty((rb, m), dtype=ws)
-    mask, nmask = np.empty((rb, m), dtype=bool), np.empty((rb, m), dtype=bool)
-    ones, ones_w = np.ones(m), np.ones(m, dtype=ws)
-    sums = {k: np.zeros(rows) for k in ("s", "a", "q", "m2", "g", "m4", "m3")}
-    flip, past, neg = (np.zeros(rows, dtype=np.int64) for _ in range(3))
+    ws = np.dtype(np.float64 if exact else np.float32)  # precision of ŵ
+    # precision of |w| and its sums: float32 for float16/32 weights unless exact
+    wp = np.dtype(np.float32 if x.dtype.itemsize <= 4 and not exact else np.float64)
+    # |w| and ŵ in one buffer when they share a dtype (rows [0, r) and [r, 2r) of a block), so
+    # that Σ|w| with Σ|ŵ|, and Σw² with Σŵ², are one call each
+    joint = wp == ws
+    both = np.empty((2 * rb, m), dtype=wp) if joint else None
+    aw = np.empty((rb, m), dtype=wp) if not joint else None
+    sw = np.empty((rb, m), dtype=ws) if not joint else None
+    d64 = np.empty((rb, m)) if signed and wp != np.float64 else None  # w in float64, for Σw
+    t = np.empty((rb, m), dtype=ws) if higher else None
+    mask = np.empty((rb, m), dtype=bool)
+    ones_p, ones_w, ones64 = np.ones(m, dtype=wp), np.ones(m, dtype=ws), np.ones(m)
+    nb = -(-rows // rb)  # blocks; the last may hold fewer rows
+    # each BLAS call writes its row sums straight into a per-block slot: (block, row) for one sum,
+    # or (block, [rows of the first sum, rows of the second]) for a joint call
+    lin = np.empty((nb, 2 * rb), dtype=wp)  # Σ|w| (and Σ|ŵ| when joint)
+    sq = np.empty((nb, 2 * rb), dtype=wp)  # Σw² (and Σŵ²)
+    lin_w = np.empty((nb, rb), dtype=ws) if not joint else None  # Σ|ŵ|
+    sq_w = np.empty((nb, rb), dtype=ws) if not joint else None  # Σŵ²
+    hi4 = np.empty((nb, rb), dtype=ws) if higher else None  # Σŵ⁴
+    hi3 = np.empty((nb, rb), dtype=ws) if higher else None  # Σ|ŵ|³
+    s64 = np.zeros((2, rows)) if signed else None  # Σw and float64 Σ|w|
+    flip, past, neg = (np.zeros(rows if row_counts else 1, dtype=np.int64) for _ in range(3))
+    thr_p = _below(thr, wp)  # for |w| of dtype wp: |w| > thr iff |w| > thr_p
     om32 = np.float32(omega0)
-    fast32 = x.dtype == np.float32 and float(om32) == omega0
+    # fl32(ω₀|w|) from float32 |w|: one float32 product when ω₀ is a float32 (20, 30, 0.5, ...),
+    # since the exact product then fits in float64 and is rounded once; else via float64
+    fast32 = wp == ws == np.float32 and float(om32) == omega0
+    t64 = np.empty((rb, m)) if ws == np.float32 and not fast32 else None
+    count = np.count_nonzero
+
     with np.errstate(invalid="ignore", over="ignore"):  # non-finite weights are reported by the caller
-        for r0 in range(0, rows, rb):
+        for bi, r0 in enumerate(range(0, rows, rb)):
             xv = x[r0 : r0 + rb]
             r = xv.shape[0]
-            dv, sv, tv, mv, nv, t64v = d[:r], s[:r], t[:r], mask[:r], nmask[:r], t64[:r]
-            if x.dtype == np.float64:
-                w64 = xv
+            if both is not None:
+                av, sv = both[:r], both[r : 2 * r]
             else:
-                w64 = dv
-                np.copyto(dv, xv)
-            np.vecdot(w64, ones, out=sums["s"][r0 : r0 + r])
-            np.vecdot(w64, w64, out=sums["q"][r0 : r0 + r])
-            np.abs(w64, out=dv)
-            np.vecdot(dv, ones, out=sums["a"][r0 : r0 + r])
-            np.greater(dv, thr, out=mv)
-            np.signbit(xv, out=nv)
+                assert aw is not None and sw is not None
+                av, sv = aw[:r], sw[:r]
+            mv = mask[:r]
+            if signed:  # Σw in float64 (a mean is a difference of nearly equal sums), Σ|w| too
+                assert s64 is not None
+                np.signbit(xv, out=mv)
+                if row_counts:
+                    neg[r0 : r0 + r] = count(mv, axis=1)
+                else:
+                    neg[0] += count(mv)
+                wv = av if d64 is None else d64[:r]
+                np.copyto(wv, xv)
+                np.vecdot(wv, ones64, out=s64[0, r0 : r0 + r])
+                np.abs(wv, out=wv)
+                np.vecdot(wv, ones64, out=s64[1, r0 : r0 + r])
+            if not signed or d64 is not None:
+                np.abs(xv, out=av)
+            np.greater(av, thr_p, out=mv)
             if row_counts:
-                past[r0 : r0 + r] += np.count_nonzero(mv, axis=1)
-                neg[r0 : r0 + r] += np.count_nonzero(nv, axis=1)
+                past[r0 : r0 + r] = count(mv, axis=1)
             else:
-                past[0] += np.count_nonzero(mv)
-                neg[0] += np.count_nonzero(nv)
-            # sin is odd (bit-exactly in numpy's loops), so ŵ = sign(w)·sin(ω₀|w|): the sums need
-            # only sin(ω₀|w|), and a flip (ŵ·w < 0) is sin(ω₀|w|) < 0 (w = ±0 gives 0: no flip)
-            if exact:
-                np.sin(np.multiply(dv, omega0, out=sv), out=sv)
-            elif fast32:  # fl32(ω₀|w|) is the float32 product (exact product rounded once)
-                np.sin(np.multiply(np.abs(xv, out=sv), om32, out=sv), out=sv)
+                past[0] += count(mv)
+            if fast32:  # the float32 product is fl32 of the exact product
+                np.multiply(av, om32, out=sv)
+            elif exact:  # float64 throughout
+                np.multiply(av, omega0, out=sv)
             else:  # ω₀|w| in float64, rounded once to float32
-                np.copyto(sv, np.multiply(dv, omega0, out=t64v), casting="same_kind")
-                np.sin(sv, out=sv)
+                assert t64 is not None
+                np.copyto(sv, np.multiply(av, omega0, out=t64[:r], dtype=np.float64), casting="same_kind")
+            np.sin(sv, out=sv)
             np.less(sv, 0.0, out=mv)
             if row_counts:
-                flip[r0 : r0 + r] += np.count_nonzero(mv, axis=1)
+                flip[r0 : r0 + r] = count(mv, axis=1)
             else:
-                flip[0] += np.count_nonzero(mv)
-            np.vecdot(sv, sv, out=sums["m2"][r0 : r0 + r])
-            if higher:
-                np.multiply(sv, sv, out=tv)
-                np.vecdot(tv, tv, out=sums["m4"][r0 : r0 + r])
+                flip[0] += count(mv)
+            if hi4 is not None and t is not None:
+                tv = np.multiply(sv, sv, out=t[:r])
+                np.vecdot(tv, tv, out=hi4[bi, :r])
             np.abs(sv, out=sv)
-            np.vecdot(sv, ones_w, out=sums["g"][r0 : r0 + r])
-            if higher:
-                np.vecdot(tv, sv, out=sums["m3"][r0 : r0 + r])
-    return _Sums(
-        m,
-        sums["s"],
-        sums["a"],
-        sums["q"],
-        sums["m2"],
-        sums["g"],
-        flip,
-        past,
-        neg,
-        sums["m4"] if higher else None,
-        sums["m3"] if higher else None,
-    )
+            if both is not None:  # rows of |w| then of |ŵ|: one call for Σ|w|, Σ|ŵ|, one for Σw², Σŵ²
+                pair = both[: 2 * r]
+                np.vecdot(pair, ones_p, out=lin[bi, : 2 * r])
+                np.vecdot(pair, pair, out=sq[bi, : 2 * r])
+            else:
+                assert lin_w is not None and sq_w is not None
+                np.vecdot(av, ones_p, out=lin[bi, :r])
+                np.vecdot(av, av, out=sq[bi, :r])
+                np.vecdot(sv, ones_w, out=lin_w[bi, :r])
+                np.vecdot(sv, sv, out=sq_w[bi, :r])
+            if hi3 is not None:
+                np.vecdot(tv, sv, out=hi3[bi, :r])
+
+    tail = rows - (nb - 1) * rb  # rows in the last block
+
+    def rows_of(slots: np.ndarray, second: bool = False) -> np.ndarray:
+        """One quantity's row sums in row order, float64 (second: the joint call's second half)."""
+        out = np.empty(rows)
+        k = rb if second else 0
+        out[: (nb - 1) * rb] = slots[:-1, k : k + rb].reshape(-1)
+        k = tail if second else 0
+        out[(nb - 1) * rb :] = slots[-1, k : k + tail]
+        return out
+
+    sums = {"a": rows_of(lin), "q": rows_of(sq)}
+    if joint:
+        sums |= {"g": rows_of(lin, True), "m2": rows_of(sq, True)}
+    else:
+        assert lin_w is not None and sq_w is not None
+        sums |= {"g": rows_of(lin_w), "m2": rows_of(sq_w)}
+    if hi4 is not None and hi3 is not None:
+        sums |= {"m4": rows_of(hi4), "m3": rows_of(hi3)}
+    if s64 is not None:
+        sums |= {"s": s64[0], "a64": s64[1]}
+    counts = {"flip": flip, "past": past} | ({"neg": neg} if signed else {})
+    return _Sums(m, **sums, **counts)
 
 
-def _pass(x: np.ndarray, omega0: float, exact: bool, per_channel: bool, higher: bool) -> _Sums:
+def _pass(
+    x: np.ndarray, omega0: float, exact: bool, per_channel: bool, higher: bool, signed: bool = False
+) -> _Sums:
     """The sums of :func:`_row_sums` for a whole layer (arrays of shape (1,)) or per channel.
 
     A layer is viewed as rows of ``_ROW`` weights plus a shorter last row, whose sums are then
@@ -967,18 +1037,18 @@ def _pass(x: np.ndarray, omega0: float, exact: bool, per_channel: bool, higher: 
     if per_channel:
         rows = _rows(x, True)
         m = rows.shape[1]
-        out = _row_sums(rows[:, : min(m, _ROW)], omega0, exact, higher, True)
+        out = _row_sums(rows[:, : min(m, _ROW)], omega0, exact, higher, True, signed)
         for c0 in range(_ROW, m, _ROW):
-            out = out + _row_sums(rows[:, c0 : c0 + _ROW], omega0, exact, higher, True)
+            out = out + _row_sums(rows[:, c0 : c0 + _ROW], omega0, exact, higher, True, signed)
         return out
     flat = x.reshape(-1)
     n = flat.size
     full = n - n % _ROW
     parts = []
     if full:
-        parts.append(_row_sums(flat[:full].reshape(-1, _ROW), omega0, exact, higher, False))
+        parts.append(_row_sums(flat[:full].reshape(-1, _ROW), omega0, exact, higher, False, signed))
     if full < n:
-        parts.append(_row_sums(flat[full:].reshape(1, -1), omega0, exact, higher, False))
+        parts.append(_row_sums(flat[full:].reshape(1, -1), omega0, exact, higher, False, signed))
 
     def total(key: str) -> np.ndarray | None:
         vals = [getattr(p, key) for p in parts]
@@ -986,8 +1056,7 @@ def _pass(x: np.ndarray, omega0: float, exact: bool, per_channel: bool, higher: 
             return None
         return np.array([np.concatenate(vals).sum()])
 
-    tot = {k: total(k) for k in ("s", "a", "q", "m2", "g", "flip", "past", "neg", "m4", "m3")}
-    return _Sums(n, **tot)  # type: ignore[arg-type]
+    return _Sums(n, **{k: total(k) for k in _SUM_KEYS})  # type: ignore[arg-type]
 
 
 def _abs_centred_sum(flat: np.ndarray, mean: float, abs_sum: float, n_neg: int) -> float:
@@ -1029,7 +1098,9 @@ def _abs_centred_sum(flat: np.ndarray, mean: float, abs_sum: float, n_neg: int) 
     return float(abs_sum + m * (n - 2 * n_pos) + 2.0 * float(np.sum(m - y)))
 
 
-def _normal_ci(mo: _Moments, n: int, confidence: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _normal_ci(
+    mo: _Moments, n: int | np.ndarray, confidence: float
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     r"""Delta-method intervals est ± z·sqrt(Var ψ / n) from the moments (influence functions ψ).
 
     ψ for E ŵ²: ŵ² - m₂; for γ̂ and the L1 QE: ±(|ŵ| - g); for QE = m₂ - g²:
@@ -1099,6 +1170,26 @@ def _check_empirical_args(omega0: float, n_boot: int, boot_size: int | None, con
     _check_size("n_boot", n_boot, 0)
     _check_size("boot_size", boot_size, 2)
     return om
+
+
+def _normal_empirical(mo: _Moments, n: np.ndarray, opt: _Options) -> list[EmpiricalQuantities]:
+    """Normal-interval EmpiricalQuantities of whole layers from their stacked moments (one
+    entry per layer; ``n`` the layers' sizes)."""
+    est = mo.quantities()
+    ci = _normal_ci(mo, n, opt.confidence)
+    return [
+        EmpiricalQuantities(
+            **{k: np.asarray(v[i]) for k, v in est.items()},
+            ci={k: (np.asarray(lo[i]), np.asarray(hi[i])) for k, (lo, hi) in ci.items()},
+            confidence=float(opt.confidence),
+            n_boot=0,
+            boot_size=0,
+            ci_method=CI_NORMAL,
+            n=int(n[i]),
+            sin_precision="float64" if opt.exact else "float32",
+        )
+        for i in range(n.size)
+    ]
 
 
 def _empirical(
@@ -1183,8 +1274,8 @@ def empirical_quantities(
         added in float64: each :math:`\hat w_i` is off by at most ~3e-7 absolute for
         :math:`|\omega_0 w| < 4` and the row sums by ~1e-7 relative, so the means move by
         less than ~5e-7 — orders of magnitude below their sampling error
-        :math:`\sim 1/\sqrt n`. Counts (sign flips, share past π/2) and the fits are exact
-        in both modes.
+        :math:`\sim 1/\sqrt n`. Counts (sign flips, share past π/2) are exact in both
+        modes.
 
     Notes
     -----
@@ -1263,6 +1354,7 @@ def analyze_layer(
     confidence: float = 0.95,
     rng: Any = 0,
     exact: bool = False,
+    centred_scale: bool = True,
 ) -> LayerAnalysis:
     """Fit both laws, compare them, and compute model and empirical quantities for one layer.
 
@@ -1274,17 +1366,38 @@ def analyze_layer(
     intervals, ``n_boot > 0`` bootstrap ones; for a whole layer larger than ``ks_size`` the
     normal intervals take the variances of ŵ² and |ŵ| from the KS subsample (their centres
     always come from all weights). ``rng`` seeds the KS subsample and the bootstrap
-    (independent streams spawned from it).
+    (independent streams spawned from it). ``centred_scale=False`` leaves out the centred
+    (ReCU) scale estimator and its second pass over the weights; ``scales`` then holds
+    mean|w| alone.
+
+    Precision: unless ``exact``, the pass works in float32 on float16/float32 weights (ŵ, and
+    Σ|w|, Σw² within rows of ≤ 8192 weights; rows are added in float64), so b̂, σ̂ and the
+    empirical means agree with a float64 computation to ~1e-7 relative or better (measured
+    ≤ 3e-8 on whole layers); :func:`fit_laplace`, :func:`fit_gaussian` and ``exact=True``
+    work in float64. The location (mean, median), the centred estimator and every count are
+    exact in both modes.
     """
     x = _as_real_array(name, w)
     if x.size == 0:
         raise ValueError(f"weights of layer {name!r} are empty (shape {x.shape}); need at least 1 value")
     om = _check_empirical_args(omega0, n_boot, boot_size, confidence)
     _check_size("ks_size", ks_size, 2)
-    gen = np.random.default_rng(rng)
-    return _analyze_all(
-        {name: x}, [gen], om, fix_loc, per_channel, n_boot, boot_size, ks_size, confidence, exact
-    )[name]
+    opt = _Options(fix_loc, per_channel, n_boot, boot_size, ks_size, confidence, exact, centred_scale)
+    return _analyze_all({name: x}, [np.random.default_rng(rng)], om, opt)[name]
+
+
+@dataclass(frozen=True)
+class _Options:
+    """The arguments of :func:`analyze_layers` that shape every layer's analysis."""
+
+    fix_loc: bool
+    per_channel: bool
+    n_boot: int
+    boot_size: int | None
+    ks_size: int | None
+    confidence: float
+    exact: bool
+    centred_scale: bool
 
 
 @dataclass
@@ -1298,97 +1411,167 @@ class _Partial:
     empirical: EmpiricalQuantities
 
 
-def _fit_and_measure(
-    x: np.ndarray,
-    sums: _Sums,
-    om: float,
-    fix_loc: bool,
-    per_channel: bool,
-    n_boot: int,
-    boot_size: int | None,
-    ks_size: int | None,
-    confidence: float,
-    gen: np.random.Generator,
-    exact: bool,
+def _measure_channels(
+    x: np.ndarray, sums: _Sums, om: float, opt: _Options, gen: np.random.Generator
 ) -> _Partial:
-    """Fits, KS tests, scale estimators and empirical quantities of one finite layer."""
+    """Fits, KS tests, scale estimators and empirical quantities of one layer, per channel."""
     r_ks, r_boot = gen.spawn(2)
-    rows = _rows(x, per_channel)
-    n = rows.shape[1]
-    if per_channel:
-        lap = fit_laplace(x, fix_loc=fix_loc, per_channel=True, ks_size=ks_size, rng=r_ks)
-        gau = fit_gaussian(x, fix_loc=fix_loc, per_channel=True, ks_size=ks_size, rng=r_ks)
-        scales = scale_estimators(x, per_channel=True)
-        mo = sums.moments()
-    else:
-        flat = x.reshape(-1)
-        mean = float(sums.s[0]) / n
-        if fix_loc:
-            lap_loc, b = np.zeros(1), sums.a / n  # b = mean|w|
-            gau_loc, sigma = np.zeros(1), np.sqrt(sums.q / n)  # σ² = mean w²
-        else:
-            x64 = flat.astype(np.float64, copy=False)  # the location-free fits need the median
-            med = float(np.median(x64))
-            lap_loc, b = np.array([med]), np.array([float(np.abs(x64 - med).sum()) / n])
-            c = x64 - mean
-            gau_loc, sigma = np.array([mean]), np.array([np.sqrt(float(np.square(c, out=c).sum()) / n)])
-        _check_scale("laplace", b)
-        _check_scale("gaussian", sigma)
-        cols = _subsample(n, ks_size, r_ks)
-        sample = np.sort(np.asarray(rows if cols is None else rows[:, cols], dtype=np.float64), axis=1)
-        lap = _make_fit("laplace", lap_loc, b, n, fix_loc, sample, False)
-        gau = _make_fit("gaussian", gau_loc, sigma, n, fix_loc, sample, False)
-        scales = {
-            SCALE_LABELS[0]: np.asarray(float(sums.a[0]) / n),
-            SCALE_LABELS[1]: np.asarray(_abs_centred_sum(flat, mean, float(sums.a[0]), int(sums.neg[0])) / n),
-        }
-        # E ŵ⁴ and E|ŵ|³ only set the widths of the normal intervals: they come from the KS
-        # subsample (all weights when n <= ks_size)
-        s_sub = np.empty(sample.shape)
-        _sin_into(sample, om, s_sub, None if exact else np.empty(sample.shape, dtype=np.float32))
-        mo = sums.moments(_moments(s_sub, sample, _HALF_PI / om))
+    lap = fit_laplace(x, fix_loc=opt.fix_loc, per_channel=True, ks_size=opt.ks_size, rng=r_ks)
+    gau = fit_gaussian(x, fix_loc=opt.fix_loc, per_channel=True, ks_size=opt.ks_size, rng=r_ks)
+    scales = scale_estimators(x, per_channel=True)
+    if not opt.centred_scale:
+        del scales[SCALE_LABELS[1]]
     emp = _empirical(
-        rows,
-        mo,
+        _rows(x, True),
+        sums.moments(),
         omega0=om,
-        per_channel=per_channel,
-        n_boot=n_boot,
-        boot_size=boot_size,
-        confidence=confidence,
+        per_channel=True,
+        n_boot=opt.n_boot,
+        boot_size=opt.boot_size,
+        confidence=opt.confidence,
         rng=r_boot,
-        exact=exact,
+        exact=opt.exact,
     )
     return _Partial(x, lap, gau, scales, emp)
 
 
-def _analyze_all(
+def _take(fit: LawFit, i: int, n: int) -> LawFit:
+    """Entry i of a LawFit computed for several layers at once, as a whole-layer (0-d) fit."""
+    return LawFit(
+        law=fit.law,
+        loc=np.asarray(fit.loc[i]),
+        scale=np.asarray(fit.scale[i]),
+        scale_se=np.asarray(fit.scale_se[i]),
+        loglik=np.asarray(fit.loglik[i]),
+        aic=np.asarray(fit.aic[i]),
+        ks_statistic=np.asarray(fit.ks_statistic[i]),
+        ks_pvalue=np.asarray(fit.ks_pvalue[i]),
+        n=n,
+        ks_n=fit.ks_n,
+        loc_fixed=fit.loc_fixed,
+        estimator=fit.estimator,
+    )
+
+
+def _measure_layers(
     arrays: dict[str, np.ndarray],
-    gens: list[np.random.Generator],
+    sums: dict[str, _Sums],
     om: float,
-    fix_loc: bool,
-    per_channel: bool,
-    n_boot: int,
-    boot_size: int | None,
-    ks_size: int | None,
-    confidence: float,
-    exact: bool,
+    opt: _Options,
+    gens: list[np.random.Generator],
+) -> dict[str, _Partial]:
+    """Fits, KS tests, scale estimators and empirical quantities of whole layers.
+
+    The layers are worked on together: their KS subsamples (one size for every layer larger
+    than ``ks_size``) are stacked, so sorting, both KS tests and the subsample moments are a
+    few array operations for the whole model rather than per layer. Each layer keeps its own
+    random streams, so a layer's result does not depend on the other layers.
+    """
+    names = list(arrays)
+    # each layer's generator spawns its KS-subsample stream, then (with n_boot) its bootstrap
+    # stream: spawn(1) twice gives the children of spawn(2), without spawning unused ones
+    ks_streams = [g.spawn(1)[0] for g in gens]
+    n = np.array([arrays[k].size for k in names])
+    a = np.array([float(sums[k].a[0]) for k in names])
+    locs: dict[str, np.ndarray] = {}
+    if opt.fix_loc:
+        locs["laplace"], locs["gaussian"] = np.zeros(len(names)), np.zeros(len(names))
+        b = a / n  # b = mean|w|
+        sigma = np.sqrt(np.array([float(sums[k].q[0]) for k in names]) / n)  # σ² = mean w²
+    else:
+        med, b, mean, sigma = (np.empty(len(names)) for _ in range(4))
+        for i, k in enumerate(names):
+            x64 = arrays[k].reshape(-1).astype(np.float64, copy=False)  # the median needs them all
+            med[i] = np.median(x64)
+            b[i] = float(np.abs(x64 - med[i]).sum()) / n[i]
+            mean[i] = float(sums[k].s[0]) / n[i]  # type: ignore[index]
+            c = x64 - mean[i]
+            sigma[i] = np.sqrt(float(np.square(c, out=c).sum()) / n[i])
+        locs["laplace"], locs["gaussian"] = med, mean
+    for i in range(len(names)):
+        _check_scale("laplace", b[i : i + 1], f"layer {names[i]!r}")
+        _check_scale("gaussian", sigma[i : i + 1], f"layer {names[i]!r}")
+
+    # KS subsamples, stacked by size: (layers, m) sorted rows
+    samples = []
+    for k, r_ks in zip(names, ks_streams, strict=True):
+        flat = arrays[k].reshape(-1)
+        cols = _subsample(flat.size, opt.ks_size, r_ks)
+        samples.append(flat if cols is None else flat[cols])
+    lap_fits: dict[int, LawFit] = {}
+    gau_fits: dict[int, LawFit] = {}
+    m4, m3 = np.empty(len(names)), np.empty(len(names))
+    thr = _HALF_PI / om
+    for m in sorted({s.size for s in samples}):
+        idx = [i for i, s in enumerate(samples) if s.size == m]
+        stacked = np.sort(np.array([samples[i] for i in idx], dtype=np.float64), axis=1)
+        lap = _make_fit("laplace", locs["laplace"][idx], b[idx], n[idx], opt.fix_loc, stacked, True)
+        gau = _make_fit("gaussian", locs["gaussian"][idx], sigma[idx], n[idx], opt.fix_loc, stacked, True)
+        # E ŵ⁴ and E|ŵ|³ only set the widths of the normal intervals: from the KS subsample
+        # (all weights when n <= ks_size)
+        s_sub = np.empty(stacked.shape)
+        _sin_into(stacked, om, s_sub, None if opt.exact else np.empty(stacked.shape, dtype=np.float32))
+        hm = _moments(s_sub, stacked, thr)
+        for j, i in enumerate(idx):
+            lap_fits[i], gau_fits[i] = _take(lap, j, int(n[i])), _take(gau, j, int(n[i]))
+            m4[i], m3[i] = hm.m4[j], hm.m3[j]
+
+    moments = [sums[k].moments(m4[i : i + 1], m3[i : i + 1]) for i, k in enumerate(names)]
+    if opt.n_boot == 0:  # normal intervals of every layer at once
+        stacked_mo = _Moments(
+            *(np.concatenate([getattr(mo, f.name) for mo in moments]) for f in dataclasses.fields(_Moments))
+        )
+        emps = _normal_empirical(stacked_mo, n, opt)
+    else:
+        emps = [
+            _empirical(
+                arrays[k].reshape(1, -1),
+                moments[i],
+                omega0=om,
+                per_channel=False,
+                n_boot=opt.n_boot,
+                boot_size=opt.boot_size,
+                confidence=opt.confidence,
+                rng=gens[i].spawn(1)[0],
+                exact=opt.exact,
+            )
+            for i, k in enumerate(names)
+        ]
+    out = {}
+    for i, k in enumerate(names):
+        scales = {SCALE_LABELS[0]: np.asarray(a[i] / n[i])}
+        if opt.centred_scale:
+            s_sum, a64, neg = sums[k].s, sums[k].a64, sums[k].neg
+            assert s_sum is not None and a64 is not None and neg is not None
+            flat = arrays[k].reshape(-1)
+            centred = _abs_centred_sum(flat, float(s_sum[0]) / n[i], float(a64[0]), int(neg[0]))
+            scales[SCALE_LABELS[1]] = np.asarray(centred / n[i])
+        out[k] = _Partial(arrays[k], lap_fits[i], gau_fits[i], scales, emps[i])
+    return out
+
+
+def _analyze_all(
+    arrays: dict[str, np.ndarray], gens: list[np.random.Generator], om: float, opt: _Options
 ) -> dict[str, LayerAnalysis]:
     """analyze_layer for non-empty real arrays: the pass over every layer first (non-finite
-    layers are reported together), then fits and intervals per layer, then the closed forms of
-    all layers in one vectorised call per law."""
-    sums = {k: _pass(x, om, exact, per_channel, higher=per_channel) for k, x in arrays.items()}
+    layers are reported together), then fits and intervals, then the closed forms of all
+    layers in one vectorised call per law."""
+    per_channel = opt.per_channel
+    signed = not per_channel and (opt.centred_scale or not opt.fix_loc)
+    sums = {k: _pass(x, om, opt.exact, per_channel, per_channel, signed) for k, x in arrays.items()}
     bad = {k: _nonfinite_counts(x, math.nan) for k, x in arrays.items() if not sums[k].finite()}
     listed = [f"{k}: {c}" for k, c in bad.items() if c]
     if listed:
         raise ValueError(f"non-finite weights (never dropped silently): {'; '.join(listed)}")
     if bad:  # finite weights whose float64 sums overflow
         raise ValueError(f"weights too large to sum in float64 (|w| ~ 1e154 or more) in: {', '.join(bad)}")
-    parts = {
-        k: _fit_and_measure(
-            x, sums[k], om, fix_loc, per_channel, n_boot, boot_size, ks_size, confidence, g, exact
-        )
-        for (k, x), g in zip(arrays.items(), gens, strict=True)
-    }
+    if per_channel:
+        parts = {
+            k: _measure_channels(x, sums[k], om, opt, g)
+            for (k, x), g in zip(arrays.items(), gens, strict=True)
+        }
+    else:
+        parts = _measure_layers(arrays, sums, om, opt, gens)
     # the closed forms of every layer (and channel) at once: one call per law
     sizes = [p.lap.scale.size for p in parts.values()]
     ends = np.cumsum(sizes)
@@ -1430,13 +1613,15 @@ def analyze_layers(
     confidence: float = 0.95,
     rng: Any = 0,
     exact: bool = False,
+    centred_scale: bool = True,
 ) -> dict[str, LayerAnalysis]:
     """:func:`analyze_layer` for every layer of a model, checking all layers first.
 
     Empty or non-finite layers are reported together in one ``ValueError`` (as by
     :func:`validate_layers`) before any fit; each layer gets its own random stream spawned
-    from ``rng``. Each layer is read once by the pass and once more by the comparison pass of
-    the centred scale estimator; the closed forms of all layers are evaluated together.
+    from ``rng``. Each layer is read once by the pass (and once more by the comparison pass of
+    the centred scale estimator, unless ``centred_scale=False``); the KS tests of all layers
+    and the closed forms of all layers are evaluated together.
     """
     if not isinstance(layers, Mapping):
         layers = {"weights": layers}
@@ -1452,4 +1637,5 @@ def analyze_layers(
         for x in arrays.values():
             _rows(x, True)  # shape check before any pass
     gens = np.random.default_rng(rng).spawn(len(arrays))
-    return _analyze_all(arrays, gens, om, fix_loc, per_channel, n_boot, boot_size, ks_size, confidence, exact)
+    opt = _Options(fix_loc, per_channel, n_boot, boot_size, ks_size, confidence, exact, centred_scale)
+    return _analyze_all(arrays, gens, om, opt)

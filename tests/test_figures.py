@@ -477,7 +477,9 @@ def test_pick_omega_panels_histogram_pdf_and_markers(per_channel: bool) -> None:
         hist_ax, qe_ax = fig.axes[2 * row], fig.axes[2 * row + 1]
         # the layer-level Laplace b̂: the analysis's own, or (per channel) the layer's MLE
         b = float(weights.fitted_scale(w)) if per_channel else float(analyses[name].b)
-        assert b == pytest.approx(float(np.abs(w.astype(np.float64)).mean()), rel=1e-12)
+        # (the analysis sums float32 weights in float32 rows: ~1e-7 relative; the MLE in float64)
+        rel = 1e-12 if per_channel else 2e-7
+        assert b == pytest.approx(float(np.abs(w.astype(np.float64)).mean()), rel=rel)
         # histogram: the density of sin(ω₀ w) over all weights, 80 bins on [-1, 1]
         (step,) = hist_ax.patches
         dens, edges = np.histogram(

@@ -11,6 +11,8 @@ import itertools
 import mpmath as mp
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from biper_theory import closed_form as cf
@@ -245,14 +247,16 @@ def test_empirical_equals_direct_computation(rng: np.random.Generator) -> None:
 
 def test_analyze_layer_single_pass_equals_the_parts(rng: np.random.Generator) -> None:
     w = rng.laplace(0.0, 0.05, size=(70_001,)).astype(np.float32)  # > one chunk, odd length
+    for exact, rel in ((True, 1e-12), (False, 2e-7)):  # float32 weights: float32 row sums by default
+        one = wt.analyze_layer(w, omega0=20.0, ks_size=None, exact=exact)
+        assert float(one.b) == pytest.approx(float(wt.fit_laplace(w).scale), rel=rel)
+        assert float(one.fits.gaussian.scale) == pytest.approx(float(wt.fit_gaussian(w).scale), rel=rel)
     an = wt.analyze_layer(w, omega0=20.0, n_boot=0, ks_size=None)
-    assert float(an.b) == pytest.approx(float(wt.fit_laplace(w).scale), rel=1e-12)
-    assert float(an.fits.gaussian.scale) == pytest.approx(float(wt.fit_gaussian(w).scale), rel=1e-12)
     assert float(an.fits.laplace.ks_statistic) == pytest.approx(
         float(wt.fit_laplace(w, ks_size=None).ks_statistic)
     )
-    for k, v in wt.scale_estimators(w).items():
-        assert float(an.scales[k]) == pytest.approx(float(v), rel=1e-12)
+    for k, v in wt.scale_estimators(w).items():  # mean|w| is b̂ (float32 rows), the centred one float64
+        assert float(an.scales[k]) == pytest.approx(float(v), rel=2e-7 if k == wt.SCALE_LABELS[0] else 1e-12)
     ref = wt.empirical_quantities(w, omega0=20.0, n_boot=0).as_dict()
     for k, v in an.empirical.as_dict().items():
         assert float(v) == pytest.approx(float(ref[k]), rel=1e-12), k
@@ -351,6 +355,50 @@ def test_analyze_layers_checks_all_layers_first(rng: np.random.Generator) -> Non
         wt.analyze_layers({"e": np.zeros(0)}, omega0=20.0)
     with pytest.raises(ValueError, match="too large"):
         wt.analyze_layers({"big": np.full(3, 1e308)}, omega0=20.0)
+    with pytest.raises(ValueError, match="layer 'zero': the laplace scale is 0"):
+        wt.analyze_layers({**layers, "zero": np.zeros(7, dtype=np.float32)}, omega0=20.0)
+
+
+def _flat(an: wt.LayerAnalysis) -> dict[str, float]:
+    """Every number of a whole-layer analysis, by name."""
+    out = {f"emp.{k}": float(v) for k, v in an.empirical.as_dict().items()}
+    out |= {f"ci.{k}.{j}": float(v[j]) for k, v in an.empirical.ci.items() for j in (0, 1)}
+    for law in ("laplace", "gaussian"):
+        fit = getattr(an.fits, law)
+        for f in ("loc", "scale", "scale_se", "loglik", "aic", "ks_statistic", "ks_pvalue"):
+            out[f"{law}.{f}"] = float(getattr(fit, f))
+    out |= {f"model.{k}": float(v) for k, v in an.model.as_dict().items()}
+    out |= {f"gmodel.{k}": float(v) for k, v in an.gaussian_model.as_dict().items()}
+    return out | {f"scale.{k}": float(v) for k, v in an.scales.items()}
+
+
+def test_each_layer_as_if_analysed_alone(rng: np.random.Generator) -> None:
+    # layers are fitted together (KS subsamples stacked by size); each keeps its own stream
+    layers = {
+        "big": rng.laplace(0.0, 0.03, (64, 16, 3, 3)).astype(np.float32),  # > ks_size: subsampled
+        "small": rng.laplace(0.0, 0.05, 700).astype(np.float32),  # <= ks_size: all, exact KS law
+        "big2": rng.normal(0.0, 0.02, (40, 160)),  # float64, also subsampled
+    }
+    together = wt.analyze_layers(layers, omega0=20.0, rng=9)
+    streams = np.random.default_rng(9).spawn(len(layers))
+    for (k, w), gen in zip(layers.items(), streams, strict=True):
+        alone = wt.analyze_layer(w, omega0=20.0, name=k, rng=gen)
+        assert _flat(together[k]) == _flat(alone), k
+        assert together[k].fits.laplace.n == w.size and together[k].fits.laplace.ks_n == min(w.size, 5000)
+
+
+def test_centred_scale_is_optional_and_changes_nothing_else(rng: np.random.Generator) -> None:
+    w = {"a": (0.01 + rng.laplace(0.0, 0.05, 20_000)).astype(np.float32), "b": rng.laplace(0.0, 1.0, 99)}
+    full = wt.analyze_layers(w, omega0=20.0, rng=2)
+    lean = wt.analyze_layers(w, omega0=20.0, rng=2, centred_scale=False)
+    for k in w:
+        assert list(lean[k].scales) == [wt.SCALE_LABELS[0]]
+        assert list(full[k].scales) == list(wt.SCALE_LABELS)
+        both = _flat(full[k])
+        del both[f"scale.{wt.SCALE_LABELS[1]}"]
+        assert _flat(lean[k]) == both
+    per = wt.analyze_layer(w["a"].reshape(20, -1), omega0=20.0, per_channel=True, centred_scale=False)
+    assert list(per.scales) == [wt.SCALE_LABELS[0]]
 
 
 # ------------------------------------------------------------------------------------------
@@ -392,10 +440,12 @@ def test_pass_equals_direct_definitions(dtype: type, n: int, loc: float, rng: np
     for exact in (False, True):
         an = wt.analyze_layer(w, omega0=20.0, exact=exact, ks_size=None)
         ref = _direct(w, 20.0, fast=not exact)
-        # exact float64 statistics in both modes
-        assert float(an.b) == pytest.approx(ref["b"], rel=1e-13)
-        assert float(an.fits.gaussian.scale) == pytest.approx(ref["sigma"], rel=1e-13)
-        assert float(an.scales[wt.SCALE_LABELS[0]]) == pytest.approx(ref["b"], rel=1e-13)
+        # Σ|w|, Σw² of float16/32 weights: float32 rows unless exact (stated: ~1e-7 relative);
+        # the location and the centred estimator: float64 in every mode
+        rel_fit = 1e-13 if exact or dtype == np.float64 else 2e-7
+        assert float(an.b) == pytest.approx(ref["b"], rel=rel_fit)
+        assert float(an.fits.gaussian.scale) == pytest.approx(ref["sigma"], rel=rel_fit)
+        assert float(an.scales[wt.SCALE_LABELS[0]]) == pytest.approx(ref["b"], rel=rel_fit)
         assert float(an.scales[wt.SCALE_LABELS[1]]) == pytest.approx(ref["recu"], rel=1e-13)
         emp = an.empirical
         assert float(emp.sign_flip_probability) == ref["flip"]
@@ -404,6 +454,24 @@ def test_pass_equals_direct_definitions(dtype: type, n: int, loc: float, rng: np
         rel = 1e-13 if exact else 2e-7
         assert float(emp.second_moment) == pytest.approx(ref["m2"], rel=rel)
         assert float(emp.optimal_gamma) == pytest.approx(ref["g"], rel=rel)
+
+
+@given(
+    thr=st.floats(1e-30, 1e30) | st.floats(1e-6, 1e4),
+    dtype=st.sampled_from([np.float16, np.float32, np.float64]),
+    k=st.integers(-3, 3),
+)
+def test_threshold_in_the_weights_dtype_is_the_same_test(thr: float, dtype: type, k: int) -> None:
+    # the pass compares |w| with π/(2ω₀) in the weights' own precision: x > thr (a float64) holds
+    # exactly when x > _below(thr) for every x of that dtype; checked at the values next to thr
+    t = wt._below(thr, np.dtype(dtype))
+    assert float(np.asarray(t, dtype=dtype)) == t <= thr
+    with np.errstate(over="ignore"):  # thr beyond float16's range: its largest value and inf
+        near = np.asarray(thr, dtype=dtype)
+        for _ in range(abs(k)):
+            near = np.nextafter(near, np.asarray(np.inf if k > 0 else -np.inf, dtype=dtype))
+        x = np.array([near, np.nextafter(near, np.asarray(np.inf, dtype=dtype)), t], dtype=dtype)
+        np.testing.assert_array_equal(x.astype(np.float64) > thr, x > np.asarray(t, dtype=dtype))
 
 
 def test_flip_counts_sign_bits_not_products() -> None:

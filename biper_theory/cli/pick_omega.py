@@ -78,7 +78,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--confidence", type=float, default=0.95, help="level of the intervals (default 0.95)")
     p.add_argument("--seed", type=int, default=0, help="seed of the KS subsample and the bootstrap")
-    p.add_argument("--exact", action="store_true", help="evaluate sin in float64 (default float32, ~1e-7)")
+    p.add_argument(
+        "--exact", action="store_true", help="float64 throughout (default: sin, row sums in float32, ~1e-7)"
+    )
+    p.add_argument(
+        "--scale-estimators",
+        action="store_true",
+        help="also report the centred (ReCU) scale mean|w - mean w| (a second pass over the weights)",
+    )
     p.add_argument("--arch", default=None, help="architecture to check a checkpoint's layers against")
 
 
@@ -179,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
         confidence=args.confidence,
         rng=args.seed,
         exact=args.exact,
+        centred_scale=args.scale_estimators,
     )
     units = _units(analyses, args.per_channel)
     law_fit = "laplace" if args.law == "laplace" else "gaussian"
@@ -205,9 +213,10 @@ def run(args: argparse.Namespace) -> int:
             else weights.CI_NORMAL
         ),
         "ks_note": weights.KS_NOTE,
-        "sin_precision": "float64"
+        "precision": "float64"
         if args.exact
-        else "float32 (summed in float32 over rows of <= 8192 weights, then float64; error ~1e-7)",
+        else "float32 (sin, and sums over rows of <= 8192 float32 weights, rows added in float64; "
+        "relative error ~1e-7; --exact for float64)",
         "per_channel": bool(args.per_channel),
     }
     text = _render(units, rec, meta, args.format)
@@ -237,9 +246,8 @@ def _units(analyses: dict[str, Any], per_channel: bool) -> dict[str, tuple[Any, 
 
 
 def _at(x: Any, i: int) -> float:
-    import numpy as np
-
-    return float(np.asarray(x).reshape(-1)[i])
+    """Entry i of a per-channel array, or the value of a whole layer's 0-d one."""
+    return float(x if getattr(x, "ndim", 0) == 0 else x.reshape(-1)[i])
 
 
 def _detail_row(unit: str, an: Any, i: int, rec: Any) -> dict[str, Any]:
@@ -343,7 +351,7 @@ def _render(units: dict[str, tuple[Any, int]], rec: Any, meta: dict[str, Any], f
         f"fit: {meta['fit']}; fit = Laplace-vs-Gaussian verdict by AIC (2-unit threshold)",
         f"model_qe: paper's QE* (eq. 7-8) at a = b_hat*omega0; emp_qe: measured, {meta['ci']}",
         "l1_qe: 1 - mean|sin(omega0 w)| (the official code's QE); past_half: share with |omega0 w| > pi/2",
-        f"{meta['ks_note']}; sin evaluated in {meta['sin_precision']}",
+        f"{meta['ks_note']}; arithmetic: {meta['precision']}",
     ]
     return "\n".join(lines)
 
