@@ -401,3 +401,24 @@ def test_mapped_weights_equal_read_weights(tmp_path: Path, small: nn.Module, zip
     state, _, kind = load_checkpoint(path, mmap=True)
     assert kind == "state_dict"
     assert all(torch.equal(v, small.state_dict()[k]) for k, v in state.items())
+
+
+def test_reading_latent_weights_stays_light(tmp_path: Path, resnet18: nn.Module) -> None:
+    # identifying the architecture lays the network out on the meta device without
+    # initialising it: initialising meta tensors imports torch's compiler stack (~1 s, which
+    # every `biper-theory pick-omega` used to pay). Checked in a fresh interpreter.
+    import subprocess
+    import sys
+
+    path = tmp_path / "sd.pt"
+    torch.save(resnet18.state_dict(), path)
+    code = (
+        "import sys; from biper_theory.nn.checkpoint import load_latent_weights; "
+        f"lw = load_latent_weights({str(path)!r}, omega0=20.0, dtype=None, mmap=True); "
+        "assert lw.arch == 'resnet18-cifar' and len(lw.layers) == 16, lw.arch; "
+        "print(sorted(m for m in ('torch._dynamo', 'torch._inductor') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

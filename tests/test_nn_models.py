@@ -13,6 +13,7 @@ from biper_theory.nn.layers import BiPerConv2d, iter_biper_layers, set_stage  # 
 from biper_theory.nn.models import (  # noqa: E402
     ARCHS,
     binarized_layer_names,
+    binarized_layer_shapes,
     build_model,
     count_parameters,
 )
@@ -245,6 +246,18 @@ def test_build_model_validates(kwargs: dict[str, object], match: str) -> None:
     arch = args.pop("arch")
     with pytest.raises(ValueError, match=match):
         build_model(arch, **args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("in_channels", [1, 3])
+def test_layer_shapes_without_building(arch: str, in_channels: int) -> None:
+    # laid out on the meta device, never initialised: the same names and shapes as the network
+    built = build_model(arch, num_classes=10, in_channels=in_channels, generator=_gen())
+    shapes = binarized_layer_shapes(arch, in_channels=in_channels)
+    assert list(shapes) == binarized_layer_names(built)
+    assert shapes == {n: tuple(layer.weight.shape) for n, layer in iter_biper_layers(built)}
+    with pytest.raises(ValueError, match="arch must be one of"):
+        binarized_layer_shapes("vgg")
 
 
 def test_archs_tuple() -> None:

@@ -42,8 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from .._io import atomic_path
-from .layers import iter_biper_layers
-from .models import ARCHS, build_model
+from .models import ARCHS, binarized_layer_shapes
 
 __all__ = [
     "FORMAT",
@@ -352,10 +351,8 @@ def find_config_omega0(path: str | os.PathLike[str]) -> float | None:
 
 @functools.cache
 def _expected_block_convs(arch: str) -> dict[str, tuple[int, ...]]:
-    """Binarized layer name → weight shape of ``arch`` (3 input channels; built on 'meta')."""
-    with torch.device("meta"):
-        model = build_model(arch, num_classes=10, in_channels=3)
-    return {name: tuple(layer.weight.shape) for name, layer in iter_biper_layers(model)}
+    """Binarized layer name → weight shape of ``arch`` (3 input channels)."""
+    return binarized_layer_shapes(arch, in_channels=3)
 
 
 def _matches(sd: Mapping[str, Tensor], arch: str) -> bool:

@@ -131,7 +131,9 @@ class _BiPerMixin:
         ``"ones"``: 1.
         """
         shape = self._alpha_shape()
-        if self.alpha_init == "mean-abs":
+        if self.weight.is_meta:  # a model built for its shapes alone: no values to derive α from
+            value = torch.empty(shape, dtype=self.weight.dtype, device="meta")
+        elif self.alpha_init == "mean-abs":
             dims = tuple(range(1, self.weight.dim()))
             value = torch.sin(self.omega0 * self.weight).abs().mean(dim=dims).reshape(shape)
         elif self.alpha_init == "uniform":

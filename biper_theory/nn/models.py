@@ -49,7 +49,7 @@ from torch import Tensor, nn
 from .functional import _check_omega0
 from .layers import ActNorm, BiPerConv2d, _check_stage, iter_biper_layers
 
-__all__ = ["ARCHS", "build_model", "binarized_layer_names", "count_parameters"]
+__all__ = ["ARCHS", "build_model", "binarized_layer_names", "binarized_layer_shapes", "count_parameters"]
 
 ARCHS = ("resnet-small", "resnet18-cifar", "birealnet18", "birealnet34")
 
@@ -328,6 +328,25 @@ def _construct(
             full_precision=full_precision,
         )
     return model
+
+
+def binarized_layer_shapes(arch: str, *, in_channels: int = 3) -> dict[str, tuple[int, ...]]:
+    """Name → latent-weight shape of every binarized layer of ``arch``, in network order.
+
+    The network is only laid out, on the ``meta`` device and without initialisation (no
+    memory, no random draws; initialising meta tensors would import torch's compiler stack,
+    about a second). The shapes do not depend on ``num_classes``.
+    """
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {ARCHS}; got {arch!r}")
+    in_channels = _check_count("in_channels", in_channels, 1)
+
+    def make_conv(cin: int, cout: int, kernel: int, stride: int, padding: int) -> nn.Module:
+        return BiPerConv2d(cin, cout, kernel, stride=stride, padding=padding, bias=False)
+
+    with torch.device("meta"):
+        model = _construct(arch, in_channels, 10, make_conv, False)
+    return {name: tuple(layer.weight.shape) for name, layer in iter_biper_layers(model)}
 
 
 def binarized_layer_names(model: nn.Module) -> list[str]:
