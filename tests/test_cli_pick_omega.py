@@ -54,6 +54,16 @@ def test_criterion_names_match_library() -> None:
     assert set(cli_mod.PRIMARY_TARGET) == set(sel.CRITERIA)
 
 
+def test_ks_size_default_matches_library() -> None:
+    import argparse
+
+    from biper_theory import weights
+
+    parser = argparse.ArgumentParser()
+    cli_mod.add_arguments(parser)
+    assert parser.parse_args(["x"]).ks_size == weights.KS_SIZE
+
+
 @pytest.mark.parametrize(
     "exact", [pytest.param(False, id="float32-sin"), pytest.param(True, id="float64-sin")]
 )
@@ -278,6 +288,7 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "bad-plot-suffix": (["pick-omega", str(ok), "--omega0", "20", "--plot", str(tmp / "f.jpg2")], ".png"),
         "missing-file": (["pick-omega", str(tmp / "nope.pt")], "nope.pt"),
         "negative-omega0": (["pick-omega", str(ok), "--omega0", "-3"], "omega0"),
+        "ks-size-1": (["pick-omega", str(ok), "--omega0", "20", "--ks-size", "1"], "--ks-size"),
     }
 
 
@@ -296,6 +307,7 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "bad-plot-suffix",
         "missing-file",
         "negative-omega0",
+        "ks-size-1",
     ],
 )
 def test_bad_input_one_line_exit_2_nothing_written(

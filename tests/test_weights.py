@@ -384,7 +384,8 @@ def test_each_layer_as_if_analysed_alone(rng: np.random.Generator) -> None:
     for (k, w), gen in zip(layers.items(), streams, strict=True):
         alone = wt.analyze_layer(w, omega0=20.0, name=k, rng=gen)
         assert _flat(together[k]) == _flat(alone), k
-        assert together[k].fits.laplace.n == w.size and together[k].fits.laplace.ks_n == min(w.size, 5000)
+        fit = together[k].fits.laplace
+        assert fit.n == w.size and fit.ks_n == min(w.size, wt.KS_SIZE)
 
 
 def test_centred_scale_is_optional_and_changes_nothing_else(rng: np.random.Generator) -> None:

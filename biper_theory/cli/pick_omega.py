@@ -77,6 +77,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--boot-size", type=int, default=2000, metavar="M", help="bootstrap subsample size per layer"
     )
     p.add_argument("--confidence", type=float, default=0.95, help="level of the intervals (default 0.95)")
+    p.add_argument(
+        "--ks-size",
+        type=int,
+        default=2000,
+        metavar="M",
+        help="KS test on a seeded subsample of M weights per layer (default 2000; 0: all weights)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the KS subsample and the bootstrap")
     p.add_argument(
         "--exact", action="store_true", help="float64 throughout (default: sin, row sums in float32, ~1e-7)"
@@ -167,6 +174,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--bootstrap must be >= 0; got {args.bootstrap}")
     if args.boot_size < 2:
         raise UsageError(f"--boot-size must be >= 2; got {args.boot_size}")
+    if args.ks_size != 0 and args.ks_size < 2:
+        raise UsageError(f"--ks-size must be 0 (all weights) or >= 2; got {args.ks_size}")
     if not 0.0 < args.confidence < 1.0:
         raise UsageError(f"--confidence must be in (0, 1); got {args.confidence}")
     if args.plot is not None:
@@ -183,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
         per_channel=args.per_channel,
         n_boot=args.bootstrap,
         boot_size=args.boot_size,
+        ks_size=args.ks_size or None,
         confidence=args.confidence,
         rng=args.seed,
         exact=args.exact,
