@@ -3,25 +3,34 @@
 The checkpoint is generated here with a fixed seed: the parameter and buffer names and
 shapes of torchvision's ResNet-18 (11.7 M parameters), convolution and linear weights drawn
 from Laplace(0, b) with a He-like scale per layer, saved with ``torch.save`` into a
-temporary folder. The command runs in this process (``biper_theory.cli.main``), so both
-sides pay no interpreter start-up; its output is discarded.
+temporary folder.
+
+The headline ratio times each call as a command meets it: the first call in a new
+interpreter, timed inside it after its imports (``benchmarks._cold``), torch.load and
+pick-omega alternating. Repeated in one process, torch.load gets the memory the previous
+load freed back from the allocator without a single page fault (measured: 0 faults against
+~11 000 for a first load, about half the time), which no command run sees; those warm
+numbers are reported beside it. The command's output is discarded.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._harness import Config, NotAvailable, Result, profile_top, require, time_interleaved
+from ._harness import Config, NotAvailable, Result, Timing, profile_top, require, time_interleaved
 
 __all__ = ["bench_pick_omega", "resnet18_shapes", "write_checkpoint"]
 
 _SEED = 20240401
+_REPO = Path(__file__).resolve().parents[1]
 _OMEGA0 = 20.0
 
 
@@ -80,7 +89,12 @@ def write_checkpoint(path: Path, *, width: int = 64, num_classes: int = 1000, se
 
 
 def bench_pick_omega(cfg: Config) -> Result:
-    """Wall time of ``biper-theory pick-omega PATH`` vs ``torch.load(PATH, weights_only=True)``."""
+    """Time of ``biper-theory pick-omega PATH`` vs ``torch.load(PATH, weights_only=True)``.
+
+    The headline ratio is measured the way the command runs: each call in a fresh interpreter
+    (``benchmarks._cold``), timed inside it after its imports, the two alternating. Then, in
+    this process, the same two calls repeated (warm), and context rows.
+    """
     require("biper_theory.cli.pick_omega", "run", "add_arguments")
     try:
         import torch
@@ -90,8 +104,8 @@ def bench_pick_omega(cfg: Config) -> Result:
     res = Result(
         name="pick_omega",
         title=f"pick-omega on a generated ResNet-18 state_dict (width {width}) vs torch.load",
-        target="pick-omega time <= 2 x torch.load",
-        ratio_label="pick-omega time / torch.load time",
+        target="pick-omega time <= 2 x torch.load (each the first call in a new process)",
+        ratio_label="pick-omega time / torch.load time, fresh processes",
     )
     with tempfile.TemporaryDirectory(prefix="biper-bench-") as tmp:
         path = Path(tmp) / "resnet18.pt"
@@ -99,8 +113,9 @@ def bench_pick_omega(cfg: Config) -> Result:
         # A plain state_dict does not say which omega0 trained it, so the command needs it.
         argv = ["pick-omega", str(path), "--omega0", str(_OMEGA0)]
         full = [*argv, "--exact", "--scale-estimators"]
-        # the ratio: the command against the load alone, interleaved, nothing else held in memory
-        # (what the process holds changes how fast torch.load gets fresh memory)
+        cold = _time_cold(path, cfg.repeats)
+        # warm: the same two calls repeated in this process, interleaved, nothing else held in
+        # memory (what the process holds changes how fast torch.load gets fresh memory)
         ts = time_interleaved(
             {"load": lambda: torch.load(path, weights_only=True), "pick": lambda: _pick(argv)},
             repeats=cfg.repeats,
@@ -122,20 +137,27 @@ def bench_pick_omega(cfg: Config) -> Result:
         )
         t_load, t_pick, t_full, t_sin = ts["load"], ts["pick"], ts["full"], ts["sin"]
         size_mb = path.stat().st_size / 1e6
-        res.ratio = t_pick.median_s / t_load.median_s
-        res.ratio_min = t_pick.min_s / t_load.min_s
+        c_load, c_pick = cold["load"], cold["pick"]
+        res.ratio = c_pick.median_s / c_load.median_s
+        res.ratio_min = c_pick.min_s / c_load.min_s
         res.met = res.ratio <= 2.0
         top = [] if res.met else profile_top(lambda: _pick(argv), n=10)
-    res.add("torch.load(weights_only=True) (reference)", t_load, info=f"{size_mb:.1f} MB file")
+    res.add("torch.load(weights_only=True), fresh process (reference)", c_load, info=f"{size_mb:.1f} MB file")
     res.add(
-        f"biper-theory pick-omega PATH --omega0 {_OMEGA0:g} (in process)",
+        f"biper-theory pick-omega PATH --omega0 {_OMEGA0:g}, fresh process",
+        c_pick,
+        info=f"{n_weights / 1e6:.2f} M weights, {c_pick.median_s / c_load.median_s:.1f} x torch.load",
+    )
+    res.add("torch.load, repeated in one process", t_load, info="recycled memory: no page faults")
+    res.add(
+        "pick-omega, repeated in one process",
         t_pick,
-        info=f"{n_weights / 1e6:.2f} M weights, {t_pick.median_s / t_load.median_s:.1f} x torch.load",
+        info=f"{t_pick.median_s / t_load.median_s:.1f} x torch.load repeated",
     )
     res.add(
         "  the same with --exact --scale-estimators (float64, ReCU pass)",
         t_full,
-        info=f"{t_full.median_s / t_load.median_s:.1f} x torch.load",
+        info=f"{t_full.median_s / t_load.median_s:.1f} x torch.load repeated",
     )
     n_bin = sum(w.size for w in weights)
     res.add(
@@ -148,16 +170,44 @@ def bench_pick_omega(cfg: Config) -> Result:
         "n_binarized": n_bin,
         "file_mb": size_mb,
         "argv": ["pick-omega", "PATH", "--omega0", str(_OMEGA0)],
+        "ratio_repeated_in_process": t_pick.median_s / t_load.median_s,
         "ratio_exact_scale_estimators": t_full.median_s / t_load.median_s,
         "sin_share_of_load": t_sin.median_s / t_load.median_s,
         "profile_top_own_time": top,
     }
+    res.notes.append(
+        "fresh process: each call is the first in a new interpreter, timed inside it after its "
+        "imports (benchmarks/_cold.py), load and pick-omega alternating; repeated in one process, "
+        f"torch.load gets the memory the previous load freed back without page faults "
+        f"({t_load.median_s * 1e3:.1f} ms vs {c_load.median_s * 1e3:.1f} ms), which no command run sees"
+    )
     if top:
         res.notes.append(
             "pick-omega profile (own time, one run under cProfile): "
             + "; ".join(f"{r['function']} {r['own_s']:.3f} s" for r in top[:5])
         )
     return res
+
+
+def _time_cold(path: Path, repeats: int) -> dict[str, Timing]:
+    """Seconds of one torch.load and one pick-omega, each in a new interpreter, alternating."""
+    samples: dict[str, list[float]] = {"load": [], "pick": []}
+    for _ in range(repeats):
+        for kind in samples:
+            args = [kind, str(path)] + ([str(_OMEGA0)] if kind == "pick" else [])
+            proc = subprocess.run(
+                [sys.executable, "-m", "benchmarks._cold", *args],
+                cwd=_REPO,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            if proc.returncode != 0:
+                tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+                raise RuntimeError(f"benchmarks._cold {kind} exited {proc.returncode}: {' | '.join(tail)}")
+            samples[kind].append(float(proc.stdout.strip().splitlines()[-1]))
+    return {k: Timing.of(v) for k, v in samples.items()}
 
 
 def _pick(argv: list[str]) -> None:

@@ -85,6 +85,21 @@ def test_quick_run_accuracy_facts(quick_run: tuple[subprocess.CompletedProcess[s
     mc = by["montecarlo"]
     if mc["status"] == "ok":  # memory is measured, not timed: the chunk buffers, whatever n
         assert 0 < mc["details"]["peak_traced_mb"] < 300
+    po = by["pick_omega"]
+    if po["status"] == "ok":  # the headline ratio is of the fresh-process rows
+        (load,) = [r for r in po["rows"] if r["case"].startswith("torch.load(weights_only=True), fresh")]
+        (pick,) = [
+            r for r in po["rows"] if r["case"].startswith("biper-theory pick-omega PATH --omega0 20, fresh")
+        ]
+        assert po["ratio"] == pytest.approx(pick["median_s"] / load["median_s"])
+
+
+def test_cold_child_rejects_bad_usage(bench: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import _cold
+
+    assert _cold.main([]) == 2
+    assert _cold.main(["fetch", "x"]) == 2
+    assert "usage" in capsys.readouterr().err
 
 
 def test_readme_section_lists_every_benchmark(
