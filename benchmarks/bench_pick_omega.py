@@ -7,10 +7,11 @@ temporary folder.
 
 The headline ratio times each call as a command meets it: the first call in a new
 interpreter, timed inside it after its imports (``benchmarks._cold``), torch.load and
-pick-omega alternating. Repeated in one process, torch.load gets the memory the previous
-load freed back from the allocator without a single page fault (measured: 0 faults against
-~11 000 for a first load, about half the time), which no command run sees; those warm
-numbers are reported beside it. The command's output is discarded.
+pick-omega alternating. Repeated in one process, torch.load can get the memory the previous
+load freed back from the allocator without a single page fault (seen here: 0 faults against
+~11 000 for a first load, in about half the time; whether it happens depends on what the
+process did before), which no command run sees; those warm numbers are reported beside it,
+with the page faults of each call. The command's output is discarded.
 """
 
 from __future__ import annotations
@@ -113,11 +114,15 @@ def bench_pick_omega(cfg: Config) -> Result:
         # A plain state_dict does not say which omega0 trained it, so the command needs it.
         argv = ["pick-omega", str(path), "--omega0", str(_OMEGA0)]
         full = [*argv, "--exact", "--scale-estimators"]
-        cold = _time_cold(path, cfg.repeats)
+        cold, cold_faults = _time_cold(path, cfg.repeats)
         # warm: the same two calls repeated in this process, interleaved, nothing else held in
         # memory (what the process holds changes how fast torch.load gets fresh memory)
+        warm_faults: dict[str, list[int]] = {"load": [], "pick": []}
         ts = time_interleaved(
-            {"load": lambda: torch.load(path, weights_only=True), "pick": lambda: _pick(argv)},
+            {
+                "load": _counting(lambda: torch.load(path, weights_only=True), warm_faults["load"]),
+                "pick": _counting(lambda: _pick(argv), warm_faults["pick"]),
+            },
             repeats=cfg.repeats,
         )
         # context, in a round of its own: the float64 options, and one float32 sin over the same
@@ -142,17 +147,22 @@ def bench_pick_omega(cfg: Config) -> Result:
         res.ratio_min = c_pick.min_s / c_load.min_s
         res.met = res.ratio <= 2.0
         top = [] if res.met else profile_top(lambda: _pick(argv), n=10)
-    res.add("torch.load(weights_only=True), fresh process (reference)", c_load, info=f"{size_mb:.1f} MB file")
+    res.add(
+        "torch.load(weights_only=True), fresh process (reference)",
+        c_load,
+        info=f"{size_mb:.1f} MB file, {_faults(cold_faults['load'])}",
+    )
     res.add(
         f"biper-theory pick-omega PATH --omega0 {_OMEGA0:g}, fresh process",
         c_pick,
-        info=f"{n_weights / 1e6:.2f} M weights, {c_pick.median_s / c_load.median_s:.1f} x torch.load",
+        info=f"{n_weights / 1e6:.2f} M weights, {c_pick.median_s / c_load.median_s:.1f} x torch.load, "
+        f"{_faults(cold_faults['pick'])}",
     )
-    res.add("torch.load, repeated in one process", t_load, info="recycled memory: no page faults")
+    res.add("torch.load, repeated in one process", t_load, info=_faults(warm_faults["load"]))
     res.add(
         "pick-omega, repeated in one process",
         t_pick,
-        info=f"{t_pick.median_s / t_load.median_s:.1f} x torch.load repeated",
+        info=f"{t_pick.median_s / t_load.median_s:.1f} x torch.load repeated, {_faults(warm_faults['pick'])}",
     )
     res.add(
         "  the same with --exact --scale-estimators (float64, ReCU pass)",
@@ -178,8 +188,9 @@ def bench_pick_omega(cfg: Config) -> Result:
     res.notes.append(
         "fresh process: each call is the first in a new interpreter, timed inside it after its "
         "imports (benchmarks/_cold.py), load and pick-omega alternating; repeated in one process, "
-        f"torch.load gets the memory the previous load freed back without page faults "
-        f"({t_load.median_s * 1e3:.1f} ms vs {c_load.median_s * 1e3:.1f} ms), which no command run sees"
+        "torch.load may get the memory the previous load freed back from the allocator without "
+        "page faults (it depends on what the process did before; the page-fault counts above "
+        "say whether it did), which no command run sees"
     )
     if top:
         res.notes.append(
@@ -189,9 +200,30 @@ def bench_pick_omega(cfg: Config) -> Result:
     return res
 
 
-def _time_cold(path: Path, repeats: int) -> dict[str, Timing]:
-    """Seconds of one torch.load and one pick-omega, each in a new interpreter, alternating."""
+def _counting(fn: Any, faults: list[int]) -> Any:
+    """``fn`` that appends the minor page faults of each call to ``faults``."""
+    from ._cold import page_faults
+
+    def call() -> None:
+        f0 = page_faults()
+        fn()
+        faults.append(page_faults() - f0 if f0 >= 0 else -1)
+
+    return call
+
+
+def _faults(counts: list[int]) -> str:
+    """'N page faults' (median per call), or '' where the platform does not count them."""
+    if not counts or min(counts) < 0:
+        return "page faults not counted here"
+    return f"{int(np.median(counts))} page faults"
+
+
+def _time_cold(path: Path, repeats: int) -> tuple[dict[str, Timing], dict[str, list[int]]]:
+    """Seconds (and page faults) of one torch.load and one pick-omega, each in a new
+    interpreter, alternating."""
     samples: dict[str, list[float]] = {"load": [], "pick": []}
+    faults: dict[str, list[int]] = {"load": [], "pick": []}
     for _ in range(repeats):
         for kind in samples:
             args = [kind, str(path)] + ([str(_OMEGA0)] if kind == "pick" else [])
@@ -206,8 +238,10 @@ def _time_cold(path: Path, repeats: int) -> dict[str, Timing]:
             if proc.returncode != 0:
                 tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
                 raise RuntimeError(f"benchmarks._cold {kind} exited {proc.returncode}: {' | '.join(tail)}")
-            samples[kind].append(float(proc.stdout.strip().splitlines()[-1]))
-    return {k: Timing.of(v) for k, v in samples.items()}
+            seconds, count = proc.stdout.strip().splitlines()[-1].split()
+            samples[kind].append(float(seconds))
+            faults[kind].append(int(count))
+    return {k: Timing.of(v) for k, v in samples.items()}, faults
 
 
 def _pick(argv: list[str]) -> None:
