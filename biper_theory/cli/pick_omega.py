@@ -152,7 +152,7 @@ def _load(args: argparse.Namespace) -> tuple[dict[str, Any], float, str, str]:
     from biper_theory.nn.checkpoint import load_latent_weights
 
     # the weights as stored, mapped from the file (views, no copy: the analysis reads each
-    # weight straight from the page cache); every sum over them accumulates in float64
+    # weight straight from the page cache, in its stored precision)
     lw = load_latent_weights(path, omega0=args.omega0, arch=args.arch, dtype=None, mmap=True)
     if not lw.layers:
         raise ValueError(f"{path}: no binarized layers found")
