@@ -33,7 +33,7 @@ from decimal import Decimal, localcontext
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize, special
+from scipy import special
 
 from ._validation import as_real, broadcast, dimensionless_scale, positive_error
 
@@ -657,6 +657,8 @@ def sign_flip_probability(
 def _peak() -> tuple[float, float]:
     def slope(x: float) -> float:
         return float(_qe_star_and_derivative(x)[1])
+
+    from scipy import optimize  # here, not at import: scipy.optimize alone doubles `import biper_theory`
 
     eps = float(np.finfo(np.float64).eps)
     a0 = optimize.brentq(slope, 0.5, 2.0, xtol=1e-300, rtol=4 * eps, maxiter=200)

@@ -16,7 +16,8 @@ PKG = Path(biper_theory.__file__).parent
 
 def test_import_is_light() -> None:
     # A fresh interpreter: what `import biper_theory` pulls in, nothing else loaded before.
-    code = "import biper_theory, sys; print(sorted({'torch', 'matplotlib', 'sympy'} & set(sys.modules)))"
+    heavy = "{'torch', 'matplotlib', 'sympy', 'scipy.optimize', 'scipy.stats'}"
+    code = f"import biper_theory, sys; print(sorted({heavy} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
