@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ._cold import page_faults
 from ._harness import Config, NotAvailable, Result, Timing, profile_top, require, time_interleaved
 
 __all__ = ["bench_pick_omega", "resnet18_shapes", "write_checkpoint"]
@@ -202,7 +203,6 @@ def bench_pick_omega(cfg: Config) -> Result:
 
 def _counting(fn: Any, faults: list[int]) -> Any:
     """``fn`` that appends the minor page faults of each call to ``faults``."""
-    from ._cold import page_faults
 
     def call() -> None:
         f0 = page_faults()

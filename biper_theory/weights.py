@@ -30,8 +30,9 @@ References
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -931,8 +932,8 @@ def _row_sums(
     nb = -(-rows // rb)  # blocks; the last may hold fewer rows
     # each BLAS call writes its row sums straight into a per-block slot: (block, row) for one sum,
     # or (block, [rows of the first sum, rows of the second]) for a joint call
-    lin = np.empty((nb, 2 * rb), dtype=wp)  # Σ|w| (and Σ|ŵ| when joint)
-    sq = np.empty((nb, 2 * rb), dtype=wp)  # Σw² (and Σŵ²)
+    lin = np.empty((nb, 2 * rb if joint else rb), dtype=wp)  # Σ|w| (and Σ|ŵ| when joint)
+    sq = np.empty((nb, 2 * rb if joint else rb), dtype=wp)  # Σw² (and Σŵ²)
     lin_w = np.empty((nb, rb), dtype=ws) if not joint else None  # Σ|ŵ|
     sq_w = np.empty((nb, rb), dtype=ws) if not joint else None  # Σŵ²
     hi4 = np.empty((nb, rb), dtype=ws) if higher else None  # Σŵ⁴
@@ -1178,24 +1179,56 @@ def _check_empirical_args(omega0: float, n_boot: int, boot_size: int | None, con
     return om
 
 
+def _assemble(
+    est: dict[str, np.ndarray],
+    ci: dict[str, tuple[np.ndarray, np.ndarray]],
+    take: Callable[[np.ndarray], Array],
+    *,
+    n: int,
+    confidence: float,
+    n_boot: int,
+    boot_size: int,
+    method: str,
+    exact: bool,
+) -> EmpiricalQuantities:
+    """EmpiricalQuantities from estimates and their (lo, hi) intervals, each passed through
+    ``take`` (one layer's entry of stacked layers, or a layer's own array)."""
+    return EmpiricalQuantities(
+        **{k: take(v) for k, v in est.items()},
+        ci={k: (take(lo), take(hi)) for k, (lo, hi) in ci.items()},
+        confidence=float(confidence),
+        n_boot=int(n_boot),
+        boot_size=boot_size,
+        ci_method=method,
+        n=int(n),
+        sin_precision="float64" if exact else "float32",
+    )
+
+
 def _normal_empirical(mo: _Moments, n: np.ndarray, opt: _Options) -> list[EmpiricalQuantities]:
     """Normal-interval EmpiricalQuantities of whole layers from their stacked moments (one
     entry per layer; ``n`` the layers' sizes)."""
     est = mo.quantities()
     ci = _normal_ci(mo, n, opt.confidence)
     return [
-        EmpiricalQuantities(
-            **{k: np.asarray(v[i]) for k, v in est.items()},
-            ci={k: (np.asarray(lo[i]), np.asarray(hi[i])) for k, (lo, hi) in ci.items()},
-            confidence=float(opt.confidence),
+        _assemble(
+            est,
+            ci,
+            functools.partial(_entry, i=i),
+            n=int(n[i]),
+            confidence=opt.confidence,
             n_boot=0,
             boot_size=0,
-            ci_method=CI_NORMAL,
-            n=int(n[i]),
-            sin_precision="float64" if opt.exact else "float32",
+            method=CI_NORMAL,
+            exact=opt.exact,
         )
         for i in range(n.size)
     ]
+
+
+def _entry(v: np.ndarray, i: int) -> Array:
+    """Entry i of an array of stacked layers, 0-d."""
+    return np.asarray(v[i])
 
 
 def _empirical(
@@ -1225,17 +1258,16 @@ def _empirical(
         m = 0
         raw = _normal_ci(mo, n, confidence)
         method = CI_NORMAL
-    ci = {k: (_squeeze(v[0], per_channel), _squeeze(v[1], per_channel)) for k, v in raw.items()}
-    values: dict[str, Any] = {k: _squeeze(v, per_channel) for k, v in est.items()}
-    return EmpiricalQuantities(
-        **values,
-        ci=ci,
-        confidence=float(confidence),
-        n_boot=int(n_boot),
-        boot_size=m,
-        ci_method=method,
+    return _assemble(
+        est,
+        raw,
+        lambda v: _squeeze(v, per_channel),
         n=n,
-        sin_precision="float64" if exact else "float32",
+        confidence=confidence,
+        n_boot=n_boot,
+        boot_size=m,
+        method=method,
+        exact=exact,
     )
 
 
