@@ -105,7 +105,7 @@ def _lib(name: str) -> types.SimpleNamespace:
 def printed_laplace_density(w: Any, *, b: Any, lib: str = "mpmath") -> Any:
     r"""The latent-weight density as printed before eq. (4): :math:`\frac1b\exp(|w|/b)`.
 
-    Vargas et al. (2024), §2.1, as printed (compare :func:`symbolic.laplace_density`).
+    Vargas et al. (2024), §2.1, as printed (compare :func:`~biper_theory.symbolic.laplace_density`).
     """
     m = _lib(lib)
     return m.one / b * m.exp(m.abs(w) / b)
@@ -119,7 +119,7 @@ def printed_eq3_pdf(w_hat: Any, *, b: Any, omega0: Any, periods: int = 40) -> An
     summed over the roots :math:`w_k = (\theta + 2\pi k)/\omega_0` and
     :math:`(\pi - \theta + 2\pi k)/\omega_0`, :math:`\theta = \arcsin\hat w`,
     :math:`|k| \le` ``periods``, with :math:`g'(w) = \omega_0\cos(\omega_0 w)` and :math:`f_W` the Laplace
-    density of :func:`symbolic.laplace_density` (the printed one is not a density). Works in
+    density of :func:`~biper_theory.symbolic.laplace_density` (the printed one is not a density). Works in
     :math:`b` and :math:`\omega_0` separately: nothing here assumes that only
     :math:`b\omega_0` matters.
 

@@ -9,21 +9,21 @@ Every figure comes as a pair of functions: ``<name>_data(...)`` returns a
 :func:`biper_theory.weights.analyze_layers` and a :func:`biper_theory.select.recommend`)
 for ``biper-theory pick-omega --plot``; :func:`save_figure` writes any of them atomically.
 
-========================  ==========================================================
-``binarizer``             Fig. 1: sign(w), the square wave sign(sin ω₀w), and the
-                          surrogate sin(ω₀w) with its derivative ω₀cos(ω₀w)
-``pdf_w_hat``             Fig. 2: density of ŵ = sin(ω₀w), ω₀ = 1, b in
-                          :data:`FIG2_B`, with an optional Monte-Carlo histogram
-``qe_vs_omega0``          Fig. 3: QE at the optimal γ versus ω₀ for b in :data:`FIG3_B`
-``normalized_qe_sqnr``    not in the paper: QE*/E ŵ² and the SQNR in dB versus a
-``qe_vs_l1``              not in the paper: the paper's QE* beside the official code's
-                          L1 "QE" = 1 − γ*
-``sign_flip``             not in the paper: P[sign sin(ω₀w) ≠ sign w] versus a
-``analysis_vs_montecarlo``  not in the paper: closed forms against Monte Carlo, with
-                          95 % and 99.7 % bands from the standard error
-``pick_omega_panels``     not in the paper: a trained model's ŵ histogram over the
-                          model pdf, and QE* versus ω₀ (``pick-omega --plot``)
-========================  ==========================================================
+============================  ==========================================================
+``binarizer``                 Fig. 1: sign(w), the square wave sign(sin ω₀w), and the
+                              surrogate sin(ω₀w) with its derivative ω₀cos(ω₀w)
+``pdf_w_hat``                 Fig. 2: density of ŵ = sin(ω₀w), ω₀ = 1, b in
+                              :data:`FIG2_B`, with an optional Monte-Carlo histogram
+``qe_vs_omega0``              Fig. 3: QE at the optimal γ versus ω₀ for b in :data:`FIG3_B`
+``normalized_qe_sqnr``        not in the paper: QE*/E ŵ² and the SQNR in dB versus a
+``qe_vs_l1``                  not in the paper: the paper's QE* beside the official code's
+                              L1 "QE" = 1 − γ*
+``sign_flip``                 not in the paper: P[sign sin(ω₀w) ≠ sign w] versus a
+``analysis_vs_montecarlo``    not in the paper: closed forms against Monte Carlo, with
+                              95 % and 99.7 % bands from the standard error
+``pick_omega_panels``         not in the paper: a trained model's ŵ histogram over the
+                              model pdf, and QE* versus ω₀ (``pick-omega --plot``)
+============================  ==========================================================
 
 matplotlib is imported here and nowhere in the core. Nothing changes global state: the
 house style is applied with :func:`matplotlib.rc_context` inside each function, and
@@ -173,7 +173,7 @@ class FigureData:
 
     def to_csv(self, key: str | None = None) -> str:
         """One table as CSV text (the main one when ``key`` is None), numbers to
-        :data:`CSV_DIGITS` significant digits."""
+        ``CSV_DIGITS`` significant digits."""
         table = self.columns if key is None else self.extra[key]
         return _csv_text(table)
 

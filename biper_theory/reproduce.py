@@ -24,7 +24,7 @@ route can be replaced (``closed_form=``) to show that a wrong formula is caught.
 
 ``reproduce.json`` (written atomically into ``out_dir``) holds the checks, the errata and
 the list of figure files, but no timestamps and no timings, so a rerun on the same machine
-writes the same bytes; timings are in :attr:`ReproduceReport.timings` only.
+writes the same bytes; timings are in ``ReproduceReport.timings`` only.
 
 References
 ----------
@@ -76,7 +76,7 @@ Array = npt.NDArray[np.float64]
 DEFAULT_SEED = 20240401
 #: Samples per a value in the Monte-Carlo checks.
 DEFAULT_MC_SAMPLES = 2_000_000
-#: A Monte-Carlo check passes when |estimate − closed form| ≤ MC_K · SE. With about 130
+#: A Monte-Carlo check passes when ``|estimate − closed form| ≤ MC_K · SE``. With about 130
 #: comparisons (50 moments, 80 histogram bins), k = 5 keeps the chance of a false alarm
 #: under a correct closed form near 1e-4 (Gaussian tails: 130 · 5.7e-7), while any error
 #: larger than a few SE (≈1e-3 relative at 2·10⁶ samples) is caught.

@@ -505,7 +505,7 @@ def scale_estimators(w: ArrayLike, *, per_channel: bool = False) -> dict[str, Ar
     dict
         ``"mean|w| (official BiPer code)"``: :math:`\overline{|w|}` (also the Laplace MLE with
         location 0), and ``"mean|w - mean w| (ReCU)"``: :math:`\overline{|w - \bar w|}`, the
-        centred estimator of ReCU [2]_.
+        centred estimator of ReCU (Xu et al., ICCV 2021).
     """
     x = _rows(as_weight_array("w", w), per_channel)
     mean_abs = np.abs(x, dtype=np.float64).mean(axis=1)
@@ -1402,7 +1402,7 @@ def analyze_layer(
     full-size temporary array (plus a comparison pass for the centred scale estimator; the
     location-free fit adds a median). ``n_boot = 0`` (default) gives normal-approximation
     intervals, ``n_boot > 0`` bootstrap ones; for a whole layer larger than ``ks_size`` the
-    normal intervals take the variances of ŵ² and |ŵ| from the KS subsample (their centres
+    normal intervals take the variances of ŵ² and ``|ŵ|`` from the KS subsample (their centres
     always come from all weights). ``rng`` seeds the KS subsample and the bootstrap
     (independent streams spawned from it). ``centred_scale=False`` leaves out the centred
     (ReCU) scale estimator and its second pass over the weights; ``scales`` then holds

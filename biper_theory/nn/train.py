@@ -228,7 +228,7 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """Outcome of :func:`train`; :meth:`to_dict` is what ``metrics.json`` holds.
+    """Outcome of :func:`train`; :meth:`TrainResult.to_dict` is what ``metrics.json`` holds.
 
     ``warm_start`` says where the weights came from: the ``init_from`` checkpoint, the
     in-memory stage-1 model of :func:`train_two_stage` (:data:`WARM_FROM_MEMORY`), or ``None``

@@ -1,0 +1,433 @@
+"""Sphinx extension that writes the generated parts of the biper-theory site.
+
+On ``builder-inited`` it writes, under ``docs/_generated/`` (ignored by git):
+
+* ``api/<module>.rst``: one page per public module of :mod:`biper_theory`, found by walking
+  the package (private modules and the CLI are skipped), listing every name of the module's
+  ``__all__`` (:func:`api_modules`, :func:`module_entries`);
+* ``include/errata.md``: the errata table, computed by :func:`biper_theory.errata.errata_table`;
+* ``include/performance.md``: the Performance section, rendered from ``benchmarks/results.json``;
+* ``include/figures.md``: the gallery of ``figures/*.png`` with captions from
+  :data:`biper_theory.figures.FIGURES` and the module's figure table;
+* ``include/studies.md``: what ``studies/*/`` holds (README, figures, result files), if anything;
+* ``notebooks/*.ipynb``: copies of ``notebooks/``, executed by myst-nb during the build.
+
+Every writer is a plain function of the repository, so ``tests/test_docs.py`` calls them
+without a Sphinx build. A file is rewritten only when its text changes, so an incremental
+build rereads only the pages whose generated input changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import inspect
+import json
+import pkgutil
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+GENERATED = "_generated"
+PACKAGE = "biper_theory"
+#: Subpackages left out of the reference: the CLI only wires (its commands are documented
+#: by ``biper-theory --help`` and on the guide pages).
+SKIPPED = ("biper_theory.cli",)
+#: A repr longer than this is not shown next to a documented constant.
+MAX_VALUE_REPR = 80
+
+
+# ---------------------------------------------------------------------------------------
+# API reference
+# ---------------------------------------------------------------------------------------
+
+
+def _is_public(name: str) -> bool:
+    return not any(part.startswith("_") for part in name.split("."))
+
+
+def _skipped(name: str) -> bool:
+    return any(name == s or name.startswith(s + ".") for s in SKIPPED)
+
+
+def public_module_names(package: str = PACKAGE) -> list[str]:
+    """Every public module of ``package``, found on disk (nothing is imported but packages'
+    paths): names with a component starting with ``_`` and :data:`SKIPPED` are left out."""
+    root = importlib.util.find_spec(package)
+    if root is None or root.submodule_search_locations is None:
+        raise ValueError(f"package must be an importable package; got {package!r}")
+    names = [package]
+
+    def walk(paths: Iterable[str], prefix: str) -> None:
+        for info in sorted(pkgutil.iter_modules(list(paths)), key=lambda i: i.name):
+            name = prefix + info.name
+            if not _is_public(name) or _skipped(name):
+                continue
+            names.append(name)
+            if info.ispkg:
+                walk([str(Path(p) / info.name) for p in paths], name + ".")
+
+    walk(root.submodule_search_locations, package + ".")
+    return names
+
+
+@dataclasses.dataclass(frozen=True)
+class MissingModule:
+    """A public module that could not be imported (an optional dependency is absent)."""
+
+    name: str
+    reason: str
+
+
+def api_modules(package: str = PACKAGE) -> tuple[list[ModuleType], list[MissingModule]]:
+    """Import every public module; those that need an absent optional dependency are
+    returned apart (the build warns about each, so a ``-W`` build fails)."""
+    found, missing = [], []
+    for name in public_module_names(package):
+        try:
+            found.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            missing.append(MissingModule(name, f"needs {exc.name!r}, which is not installed"))
+    return found, missing
+
+
+def public_names(module: ModuleType) -> list[str]:
+    """The module's ``__all__`` (every public module must have one)."""
+    names = getattr(module, "__all__", None)
+    if names is None:
+        raise ValueError(f"module {module.__name__} has no __all__")
+    return list(names)
+
+
+def _kind(obj: Any) -> str:
+    if inspect.ismodule(obj):
+        return "module"
+    if inspect.isclass(obj):
+        return "exception" if issubclass(obj, BaseException) else "class"
+    if callable(obj) and hasattr(obj, "__module__") and hasattr(obj, "__qualname__"):
+        return "function"
+    return "data"
+
+
+def _depth(name: str) -> int:
+    return name.count(".")
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One name of a module's ``__all__`` and where its documentation lives."""
+
+    module: str
+    name: str
+    kind: str  # "function", "class", "exception", "data" or "module"
+    canonical: str  # full name of the documented object
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.module}.{self.name}"
+
+    @property
+    def documented_here(self) -> bool:
+        return self.canonical == self.full_name
+
+
+def module_entries(modules: list[ModuleType]) -> dict[str, list[Entry]]:
+    """For every module, one :class:`Entry` per name of its ``__all__``.
+
+    A name exported by several public modules is documented once: where its object was
+    defined (``obj.__module__``) if that module exports it, else in the deepest exporting
+    module; the others list it with a link. Data is matched by name and identity.
+    """
+    exporters: dict[tuple[str, int], list[str]] = {}
+    for mod in modules:
+        for name in public_names(mod):
+            if not hasattr(mod, name):
+                raise ValueError(f"{mod.__name__}.__all__ names {name!r}, which the module lacks")
+            exporters.setdefault((name, id(getattr(mod, name))), []).append(mod.__name__)
+    out: dict[str, list[Entry]] = {}
+    for mod in modules:
+        entries = []
+        for name in public_names(mod):
+            obj = getattr(mod, name)
+            kind = _kind(obj)
+            if kind == "module":
+                canonical = obj.__name__
+            else:
+                where = exporters[(name, id(obj))]
+                home = getattr(obj, "__module__", None) if kind != "data" else None
+                owner = home if home in where else max(where, key=lambda m: (_depth(m), m))
+                canonical = f"{owner}.{name}"
+            entries.append(Entry(mod.__name__, name, kind, canonical))
+        out[mod.__name__] = entries
+    return out
+
+
+def _title(text: str, char: str = "=") -> list[str]:
+    return [text, char * len(text), ""]
+
+
+def _short_value(obj: Any) -> bool:
+    try:
+        return len(repr(obj)) <= MAX_VALUE_REPR
+    except Exception:  # a repr that fails is not shown
+        return False
+
+
+def _external_bases(cls: type) -> list[str]:
+    """Names of the classes in ``cls``'s MRO defined outside the package (their members are
+    documented by their own projects)."""
+    return [c.__name__ for c in cls.__mro__[1:] if not c.__module__.startswith(PACKAGE)]
+
+
+def _has_private_base(cls: type) -> bool:
+    return any(c.__module__.startswith(PACKAGE) and c.__name__.startswith("_") for c in cls.__mro__[1:])
+
+
+def module_page(module: ModuleType, entries: list[Entry]) -> str:
+    """The reST of one module's reference page: summary tables (the module's own names,
+    then the names it re-exports, each group in the context of the module that documents
+    it), then every own name documented by autodoc."""
+    name = module.__name__
+    lines = [f".. _api-{name}:", "", *_title(f"``{name}``")]
+    lines += [f".. automodule:: {name}", "   :no-members:", ""]
+    own = [e for e in entries if e.documented_here]
+    elsewhere = [e for e in entries if not e.documented_here and e.kind != "module"]
+    submodules = [e for e in entries if e.kind == "module"]
+    if own:
+        lines += [f".. currentmodule:: {name}", "", ".. rubric:: Summary", ""]
+        lines += [".. autosummary::", "   :nosignatures:", ""]
+        lines += [f"   {e.name}" for e in own] + [""]
+    if elsewhere:
+        lines += [".. rubric:: Re-exported here (documented where they are defined)", ""]
+        groups: dict[str, list[Entry]] = {}
+        for e in elsewhere:
+            groups.setdefault(e.canonical.rpartition(".")[0], []).append(e)
+        for home, group in groups.items():
+            lines += [f".. currentmodule:: {home}", "", ".. autosummary::", "   :nosignatures:", ""]
+            lines += [f"   {e.name}" for e in group] + [""]
+    if submodules:
+        lines += [".. rubric:: Submodules exported here", ""]
+        lines += [f"* :mod:`{e.canonical}`" for e in submodules] + [""]
+    lines += [f".. currentmodule:: {name}", ""]
+    for e in own:
+        obj = getattr(module, e.name)
+        if e.kind in ("class", "exception"):
+            lines += [f".. autoclass:: {e.name}", "   :members:", "   :show-inheritance:"]
+            if _has_private_base(obj):
+                # public members of a private mixin are part of this class's interface
+                lines += ["   :inherited-members: " + ", ".join(_external_bases(obj))]
+            lines += [""]
+        elif e.kind == "function":
+            lines += [f".. autofunction:: {e.name}", ""]
+        else:
+            lines += [f".. autodata:: {e.name}"]
+            if not _short_value(obj):
+                lines += ["   :no-value:"]
+            lines += [""]
+    return "\n".join(lines)
+
+
+def api_index(modules: list[ModuleType], missing: list[MissingModule]) -> str:
+    """The reST of the reference's index page: a toctree over the module pages."""
+    lines = [".. _api:", "", *_title("API reference")]
+    lines += [
+        "One page per public module of :mod:`biper_theory`, generated when the site is built "
+        "from each module's ``__all__`` and docstrings (the module list is found by walking the "
+        "package, so a new module appears without editing the site). Private modules "
+        "(``_name``) and the command line (``biper_theory.cli``, see ``biper-theory --help``) "
+        "are left out.",
+        "",
+    ]
+    if missing:
+        lines += ["Not documented in this build (an optional dependency is missing):", ""]
+        lines += [f"* ``{m.name}``: {m.reason}" for m in missing] + [""]
+    lines += [".. toctree::", "   :maxdepth: 1", ""]
+    lines += [f"   {m.__name__}" for m in modules] + [""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------
+# Errata, performance, figures, studies
+# ---------------------------------------------------------------------------------------
+
+
+def errata_markdown() -> str:
+    """The errata table, computed now by :mod:`biper_theory.errata` (never copied)."""
+    from biper_theory import errata
+
+    return errata.errata_table("markdown") + "\n"
+
+
+def performance_markdown(results: Path) -> str:
+    """The Performance section rendered from a ``benchmarks/results.json`` record."""
+    import sys
+
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from benchmarks import runner
+
+    record = json.loads(results.read_text(encoding="utf-8"))
+    return runner.readme_section(record) + "\n"
+
+
+def _figure_captions() -> dict[str, str]:
+    """Caption of each figure stem: the row of :mod:`biper_theory.figures`'s table for the
+    function that draws it, else that function's docstring summary."""
+    from biper_theory import figures
+
+    doc = inspect.getdoc(figures) or ""
+    rows: dict[str, str] = {}
+    current = None
+    for line in doc.splitlines():
+        if line.startswith("``") and "``" in line[2:]:
+            key, _, rest = line[2:].partition("``")
+            current = key
+            rows[key] = rest.strip()
+        elif current and line.startswith(" ") and line.strip():
+            rows[current] += " " + line.strip()
+        else:
+            current = None
+    captions = {}
+    for stem, spec in figures.FIGURES.items():
+        func = spec.draw.__name__
+        summary = (inspect.getdoc(spec.draw) or "").split("\n\n")[0].replace("\n", " ")
+        captions[stem] = rows.get(func) or summary
+    return captions
+
+
+def figures_markdown(figures_dir: Path, out_dir: Path, prefix: str = "") -> str:
+    """The gallery: every ``figures/*.png`` (copied into ``out_dir/figures``, linked as
+    ``prefix/figures/NAME``) with its caption, and the names of its PDF and CSV files."""
+    captions = _figure_captions()
+    lines = []
+    pngs = sorted(figures_dir.glob("*.png"))
+    if not pngs:
+        raise ValueError(f"no figures in {figures_dir}: run `biper-theory figures --out figures`")
+    for png in pngs:
+        stem = png.stem
+        _copy_if_changed(png, out_dir / "figures" / png.name)
+        caption = captions.get(stem, "")
+        files = [p.name for p in sorted(figures_dir.glob(f"{stem}*")) if p.suffix in (".pdf", ".csv")]
+        lines += [f"## `{stem}`", "", "```{figure} " + f"{prefix}figures/{png.name}", f":alt: {stem}", ""]
+        lines += [_md_escape(caption) if caption else stem, "```", ""]
+        if files:
+            lines += ["Files in `figures/`: " + ", ".join(f"`{f}`" for f in files) + ".", ""]
+    return "\n".join(lines)
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("*", r"\*").replace("_", r"\_")
+
+
+def _scalars(data: Any, prefix: str = "", depth: int = 2) -> list[tuple[str, str]]:
+    if isinstance(data, dict) and depth > 0:
+        out = []
+        for k, v in data.items():
+            out += _scalars(v, f"{prefix}{k}." if depth > 1 else f"{prefix}{k}", depth - 1)
+        return out
+    if isinstance(data, (int, float, str, bool)) and prefix:
+        return [(prefix.rstrip("."), f"{data:.4g}" if isinstance(data, float) else str(data))]
+    return []
+
+
+def studies_markdown(studies_dir: Path, out_dir: Path, prefix: str = "") -> str:
+    """What each ``studies/<name>/`` folder holds: its README, its figures and its result
+    files. An absent or empty ``studies/`` gives a short note, not an error."""
+    folders = sorted(p for p in studies_dir.glob("*") if p.is_dir()) if studies_dir.is_dir() else []
+    if not folders:
+        return "No study results are committed in this version (`studies/` is empty or absent).\n"
+    lines = []
+    for folder in folders:
+        lines += [f"## `studies/{folder.name}`", ""]
+        readme = folder / "README.md"
+        if readme.is_file():
+            target = out_dir / "studies" / folder.name / "README.md"
+            _write_if_changed(target, _demote_headings(readme.read_text(encoding="utf-8")))
+            lines += ["```{include} " + f"studies/{folder.name}/README.md", "```", ""]
+        for png in sorted(folder.glob("*.png")):
+            _copy_if_changed(png, out_dir / "studies" / folder.name / png.name)
+            lines += ["```{figure} " + f"{prefix}studies/{folder.name}/{png.name}", f":alt: {png.stem}", ""]
+            lines += [f"`{png.name}`", "```", ""]
+        for js in sorted(folder.glob("*.json")):
+            try:
+                rows = _scalars(json.loads(js.read_text(encoding="utf-8")))
+            except ValueError as exc:
+                raise ValueError(f"{js}: not JSON ({exc})") from exc
+            if rows and not readme.is_file():
+                lines += [f"Scalar entries of `{js.name}`:", "", "| key | value |", "|---|---|"]
+                lines += [f"| `{k}` | {v.replace('|', '/')} |" for k, v in rows[:40]] + [""]
+        files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix != ".png")
+        if files:
+            lines += ["Files: " + ", ".join(f"`{f}`" for f in files) + ".", ""]
+    return "\n".join(lines)
+
+
+def _demote_headings(text: str) -> str:
+    """A study README's headings one level below the page's ``##`` section."""
+    out, fenced = [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        if not fenced and line.startswith("#"):
+            line = "##" + line
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+def _copy_if_changed(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if not dst.exists() or dst.read_bytes() != src.read_bytes():
+        shutil.copyfile(src, dst)
+
+
+def write_generated(srcdir: Path, repo: Path = REPO, *, results: Path | None = None) -> list[MissingModule]:
+    """Write every generated page under ``srcdir/_generated``; returns the public modules
+    that could not be imported."""
+    out = srcdir / GENERATED
+    modules, missing = api_modules()
+    entries = module_entries(modules)
+    for mod in modules:
+        _write_if_changed(out / "api" / f"{mod.__name__}.rst", module_page(mod, entries[mod.__name__]))
+    _write_if_changed(out / "api" / "index.rst", api_index(modules, missing))
+    inc = out / "include"  # fragments included by the hand-written pages, not pages themselves
+    _write_if_changed(inc / "errata.md", errata_markdown())
+    _write_if_changed(
+        inc / "performance.md", performance_markdown(results or repo / "benchmarks" / "results.json")
+    )
+    prefix = f"/{GENERATED}/include/"  # image paths from the source folder, wherever included
+    _write_if_changed(inc / "figures.md", figures_markdown(repo / "figures", inc, prefix))
+    _write_if_changed(inc / "studies.md", studies_markdown(repo / "studies", inc, prefix))
+    for nb in sorted((repo / "notebooks").glob("*.ipynb")):
+        _copy_if_changed(nb, out / "notebooks" / nb.name)
+    return missing
+
+
+def _builder_inited(app: Any) -> None:
+    from sphinx.util import logging
+
+    results = app.config.biper_benchmark_results
+    missing = write_generated(Path(app.srcdir), results=Path(results) if results else None)
+    log = logging.getLogger(__name__)
+    for m in missing:
+        log.warning("API reference: %s left out: %s", m.name, m.reason)
+
+
+def setup(app: Any) -> dict[str, Any]:
+    app.add_config_value("biper_benchmark_results", "", "env")
+    app.connect("builder-inited", _builder_inited)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
