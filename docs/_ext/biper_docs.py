@@ -198,7 +198,7 @@ def module_page(module: ModuleType, entries: list[Entry]) -> str:
     elsewhere = [e for e in entries if not e.documented_here and e.kind != "module"]
     submodules = [e for e in entries if e.kind == "module"]
     if own:
-        lines += [f".. currentmodule:: {name}", "", ".. rubric:: Summary", ""]
+        lines += [".. rubric:: Summary", "", f".. currentmodule:: {name}", ""]
         lines += [".. autosummary::", "   :nosignatures:", ""]
         lines += [f"   {e.name}" for e in own] + [""]
     if elsewhere:
@@ -262,12 +262,13 @@ def errata_markdown() -> str:
     return errata.errata_table("markdown") + "\n"
 
 
-def performance_markdown(results: Path) -> str:
-    """The Performance section rendered from a ``benchmarks/results.json`` record."""
+def performance_markdown(results: Path, repo: Path = REPO) -> str:
+    """The Performance section rendered from a ``benchmarks/results.json`` record by the
+    benchmarks' own renderer (``benchmarks.runner.readme_section`` of ``repo``)."""
     import sys
 
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
+    if str(repo) not in sys.path:
+        sys.path.insert(0, str(repo))
     from benchmarks import runner
 
     record = json.loads(results.read_text(encoding="utf-8"))
@@ -407,7 +408,7 @@ def write_generated(srcdir: Path, repo: Path = REPO, *, results: Path | None = N
     inc = out / "include"  # fragments included by the hand-written pages, not pages themselves
     _write_if_changed(inc / "errata.md", errata_markdown())
     _write_if_changed(
-        inc / "performance.md", performance_markdown(results or repo / "benchmarks" / "results.json")
+        inc / "performance.md", performance_markdown(results or repo / "benchmarks" / "results.json", repo)
     )
     prefix = f"/{GENERATED}/include/"  # image paths from the source folder, wherever included
     _write_if_changed(inc / "figures.md", figures_markdown(repo / "figures", inc, prefix))
@@ -421,13 +422,17 @@ def _builder_inited(app: Any) -> None:
     from sphinx.util import logging
 
     results = app.config.biper_benchmark_results
-    missing = write_generated(Path(app.srcdir), results=Path(results) if results else None)
+    repo = Path(app.config.biper_repo) if app.config.biper_repo else REPO
+    missing = write_generated(Path(app.srcdir), repo, results=Path(results) if results else None)
     log = logging.getLogger(__name__)
     for m in missing:
         log.warning("API reference: %s left out: %s", m.name, m.reason)
 
 
 def setup(app: Any) -> dict[str, Any]:
+    # where figures/, notebooks/, studies/ and benchmarks/results.json are read (a test
+    # builds a copy of docs/ elsewhere and points these at the checkout, or at a changed copy)
+    app.add_config_value("biper_repo", "", "env")
     app.add_config_value("biper_benchmark_results", "", "env")
     app.connect("builder-inited", _builder_inited)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
