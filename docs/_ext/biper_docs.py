@@ -25,6 +25,7 @@ import importlib.util
 import inspect
 import json
 import pkgutil
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -145,9 +146,12 @@ def module_entries(modules: list[ModuleType]) -> dict[str, list[Entry]]:
     exporters: dict[tuple[str, int], list[str]] = {}
     for mod in modules:
         for name in public_names(mod):
-            if not hasattr(mod, name):
-                raise ValueError(f"{mod.__name__}.__all__ names {name!r}, which the module lacks")
-            exporters.setdefault((name, id(getattr(mod, name))), []).append(mod.__name__)
+            try:
+                obj = getattr(mod, name)
+            except Exception as exc:  # AttributeError, or a lazy import that fails
+                where = f"{mod.__name__}.__all__"
+                raise ValueError(f"{where} names {name!r}, which does not resolve: {exc}") from exc
+            exporters.setdefault((name, id(obj)), []).append(mod.__name__)
     out: dict[str, list[Entry]] = {}
     for mod in modules:
         entries = []
@@ -183,8 +187,8 @@ def _external_bases(cls: type) -> list[str]:
     return [c.__name__ for c in cls.__mro__[1:] if not c.__module__.startswith(PACKAGE)]
 
 
-def _has_private_base(cls: type) -> bool:
-    return any(c.__module__.startswith(PACKAGE) and c.__name__.startswith("_") for c in cls.__mro__[1:])
+def _has_package_base(cls: type) -> bool:
+    return any(c.__module__.startswith(PACKAGE) for c in cls.__mro__[1:])
 
 
 def module_page(module: ModuleType, entries: list[Entry]) -> str:
@@ -217,8 +221,9 @@ def module_page(module: ModuleType, entries: list[Entry]) -> str:
         obj = getattr(module, e.name)
         if e.kind in ("class", "exception"):
             lines += [f".. autoclass:: {e.name}", "   :members:", "   :show-inheritance:"]
-            if _has_private_base(obj):
-                # public members of a private mixin are part of this class's interface
+            if _has_package_base(obj):
+                # what a class inherits from the package is part of its interface: one page
+                # shows everything about it (members of external bases stay with their projects)
                 lines += ["   :inherited-members: " + ", ".join(_external_bases(obj))]
             lines += [""]
         elif e.kind == "function":
@@ -292,12 +297,26 @@ def _figure_captions() -> dict[str, str]:
             rows[current] += " " + line.strip()
         else:
             current = None
+    def summary(func: Any) -> str:
+        return (inspect.getdoc(func) or "").split("\n\n")[0].replace("\n", " ")
+
     captions = {}
     for stem, spec in figures.FIGURES.items():
-        func = spec.draw.__name__
-        summary = (inspect.getdoc(spec.draw) or "").split("\n\n")[0].replace("\n", " ")
-        captions[stem] = rows.get(func) or summary
+        captions[stem] = rows.get(spec.draw.__name__) or summary(spec.draw)
+    # figures drawn outside the registry: ``figN_<function>`` is drawn by ``<function>``
+    for name in dir(figures):
+        func = getattr(figures, name)
+        if inspect.isfunction(func) and func.__module__ == figures.__name__ and not name.startswith("_"):
+            captions.setdefault(f"@{name}", rows.get(name) or summary(func))
     return captions
+
+
+def figure_caption(stem: str, captions: dict[str, str]) -> str:
+    """The caption of ``figures/<stem>.png``; empty when nothing describes it."""
+    if stem in captions:
+        return captions[stem]
+    func = re.sub(r"^fig\d+_", "", stem)
+    return captions.get(f"@{func}", "")
 
 
 def figures_markdown(figures_dir: Path, out_dir: Path, prefix: str = "") -> str:
@@ -311,17 +330,36 @@ def figures_markdown(figures_dir: Path, out_dir: Path, prefix: str = "") -> str:
     for png in pngs:
         stem = png.stem
         _copy_if_changed(png, out_dir / "figures" / png.name)
-        caption = captions.get(stem, "")
+        caption = figure_caption(stem, captions)
+        if not caption:
+            raise ValueError(
+                f"figures/{png.name} has no caption: draw it with a function of biper_theory.figures "
+                "named after it (figN_<function>) or list it in FIGURES"
+            )
         files = [p.name for p in sorted(figures_dir.glob(f"{stem}*")) if p.suffix in (".pdf", ".csv")]
         lines += [f"## `{stem}`", "", "```{figure} " + f"{prefix}figures/{png.name}", f":alt: {stem}", ""]
-        lines += [_md_escape(caption) if caption else stem, "```", ""]
+        lines += [_rst_to_myst(caption), "```", ""]
         if files:
             lines += ["Files in `figures/`: " + ", ".join(f"`{f}`" for f in files) + ".", ""]
     return "\n".join(lines)
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("*", r"\*").replace("_", r"\_")
+def _rst_to_myst(text: str, module: str = "biper_theory.figures") -> str:
+    """A one-line reST docstring fragment as MyST: ``:role:`x``` becomes a MyST role
+    (names without a module resolved in ``module``), and ``*``/``_`` outside code are
+    escaped."""
+
+    def role(m: re.Match[str]) -> str:
+        kind, target = m.group(1), m.group(2)
+        if not target.startswith(("~", ".")) and "." not in target:
+            target = f"~{module}.{target}"
+        return f"{{py:{kind}}}`{target}`"
+
+    text = re.sub(r":(?:py:)?(\w+):`([^`]+)`", role, text)
+    parts = re.split(r"(\{[^}]*\}`[^`]*`|``[^`]*``|`[^`]*`)", text)
+    return "".join(
+        part if i % 2 else part.replace("*", r"\*").replace("_", r"\_") for i, part in enumerate(parts)
+    )
 
 
 def _scalars(data: Any, prefix: str = "", depth: int = 2) -> list[tuple[str, str]]:
