@@ -140,8 +140,9 @@ def module_entries(modules: list[ModuleType]) -> dict[str, list[Entry]]:
     """For every module, one :class:`Entry` per name of its ``__all__``.
 
     A name exported by several public modules is documented once: where its object was
-    defined (``obj.__module__``) if that module exports it, else in the deepest exporting
-    module; the others list it with a link. Data is matched by name and identity.
+    defined (``obj.__module__``) if that module exports it, else in the nearest public
+    package above that module, else in the deepest exporting module; the others list it
+    with a link. Data is matched by name and identity.
     """
     exporters: dict[tuple[str, int], list[str]] = {}
     for mod in modules:
@@ -163,7 +164,11 @@ def module_entries(modules: list[ModuleType]) -> dict[str, list[Entry]]:
             else:
                 where = exporters[(name, id(obj))]
                 home = getattr(obj, "__module__", None) if kind != "data" else None
-                owner = home if home in where else max(where, key=lambda m: (_depth(m), m))
+                if home in where:
+                    owner = home
+                else:  # defined in a private module: its nearest public parent, else the deepest
+                    parents = [m for m in where if home and home.startswith(m + ".")]
+                    owner = max(parents or where, key=lambda m: (_depth(m), m))
                 canonical = f"{owner}.{name}"
             entries.append(Entry(mod.__name__, name, kind, canonical))
         out[mod.__name__] = entries
