@@ -145,6 +145,19 @@ def test_studies_page_fills_itself_and_tolerates_no_studies(tmp_path: Path) -> N
     assert "`report.json`" in text
 
 
+def test_a_reference_to_a_reexport_resolves_to_its_documentation() -> None:
+    entries = biper_docs.module_entries(_modules())
+    alias = biper_docs.aliases(entries)
+    assert alias["biper_theory.pdf"] == "biper_theory.closed_form.pdf"
+    assert "biper_theory.closed_form.pdf" not in alias  # documented there, not an alias
+    assert biper_docs._candidates("Quantities", "biper_theory.nn.layers") == [
+        "biper_theory.nn.layers.Quantities",
+        "biper_theory.nn.Quantities",
+        "biper_theory.Quantities",
+        "Quantities",
+    ]
+
+
 # ---------------------------------------------------------------------------------------
 # A real build
 # ---------------------------------------------------------------------------------------
@@ -220,3 +233,4 @@ def test_generated_pages_follow_their_sources(site: Path) -> None:
     for png in (ROOT / "figures").glob("*.png"):
         assert png.name in gallery
     assert (site / "_generated" / "notebooks" / "01_derivations.html").is_file()
+

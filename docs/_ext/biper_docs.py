@@ -461,12 +461,48 @@ def write_generated(srcdir: Path, repo: Path = REPO, *, results: Path | None = N
     return missing
 
 
+def aliases(entries: dict[str, list[Entry]]) -> dict[str, str]:
+    """Full name of every re-export (``biper_theory.pdf``) -> where it is documented."""
+    return {e.full_name: e.canonical for es in entries.values() for e in es if not e.documented_here}
+
+
+def _candidates(target: str, module: str | None) -> list[str]:
+    """Where a Python reference ``target`` written in ``module`` may point: the module and
+    each package above it, then the name as written."""
+    out = []
+    parts = module.split(".") if module else []
+    for i in range(len(parts), 0, -1):
+        out.append(".".join(parts[:i]) + "." + target)
+    return [*out, target]
+
+
+def _missing_reference(app: Any, env: Any, node: Any, contnode: Any) -> Any:
+    """Resolve a Python reference to a re-exported name (``biper_theory.pdf``,
+    ``Quantities`` written in :mod:`biper_theory.weights`) or to a name of a package above
+    the current module, to where that name is documented. Anything else stays unresolved
+    (and fails a nitpicky build)."""
+    if node.get("refdomain") != "py":
+        return None
+    domain = env.get_domain("py")
+    target = node["reftarget"].lstrip("~.")
+    known = getattr(app, "biper_aliases", {})
+    for cand in _candidates(target, node.get("py:module")):
+        full = known.get(cand, cand)
+        if full in domain.objects:
+            return domain.resolve_xref(
+                env, node["refdoc"], app.builder, node["reftype"], full, node, contnode
+            )
+    return None
+
+
 def _builder_inited(app: Any) -> None:
     from sphinx.util import logging
 
     results = app.config.biper_benchmark_results
     repo = Path(app.config.biper_repo) if app.config.biper_repo else REPO
     missing = write_generated(Path(app.srcdir), repo, results=Path(results) if results else None)
+    modules, _ = api_modules()
+    app.biper_aliases = aliases(module_entries(modules))
     log = logging.getLogger(__name__)
     for m in missing:
         log.warning("API reference: %s left out: %s", m.name, m.reason)
@@ -478,4 +514,5 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_config_value("biper_repo", "", "env")
     app.add_config_value("biper_benchmark_results", "", "env")
     app.connect("builder-inited", _builder_inited)
+    app.connect("missing-reference", _missing_reference)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
