@@ -137,12 +137,18 @@ def test_studies_page_fills_itself_and_tolerates_no_studies(tmp_path: Path) -> N
     (study / "README.md").write_text("# Digits\n\nAccuracy rose with ω₀.\n", encoding="utf-8")
     (study / "accuracy.png").write_bytes((ROOT / "figures" / "fig2_pdf.png").read_bytes())
     (study / "report.json").write_text(json.dumps({"spearman": {"qe": -0.05}}), encoding="utf-8")
+    (study / "report.txt").write_text("outcome: stage2_test_accuracy (n = 40)\n", encoding="utf-8")
     text = biper_docs.studies_markdown(tmp_path / "studies", out, "/p/")
     assert "## `studies/digits`" in text
     assert "```{include} studies/digits/README.md" in text
     assert (out / "studies" / "digits" / "README.md").read_text(encoding="utf-8").startswith("### Digits")
     assert "```{figure} /p/studies/digits/accuracy.png" in text
     assert "`report.json`" in text
+    assert "```text\noutcome: stage2_test_accuracy (n = 40)\n```" in text
+    bare = tmp_path / "bare" / "fm"
+    bare.mkdir(parents=True)
+    (bare / "report.json").write_text(json.dumps({"variance": {"seed": 0.051}}), encoding="utf-8")
+    assert "| `variance.seed` | 0.051 |" in biper_docs.studies_markdown(tmp_path / "bare", out)
 
 
 def test_a_reference_to_a_reexport_resolves_to_its_documentation() -> None:

@@ -40,6 +40,8 @@ PACKAGE = "biper_theory"
 SKIPPED = ("biper_theory.cli",)
 #: A repr longer than this is not shown next to a documented constant.
 MAX_VALUE_REPR = 80
+#: A study's text file larger than this is listed, not shown.
+MAX_TEXT_BYTES = 50_000
 
 
 # ---------------------------------------------------------------------------------------
@@ -379,8 +381,9 @@ def _scalars(data: Any, prefix: str = "", depth: int = 2) -> list[tuple[str, str
 
 
 def studies_markdown(studies_dir: Path, out_dir: Path, prefix: str = "") -> str:
-    """What each ``studies/<name>/`` folder holds: its README, its figures and its result
-    files. An absent or empty ``studies/`` gives a short note, not an error."""
+    """What each ``studies/<name>/`` folder holds: its README, its figures, its text reports
+    (or, with neither README nor text, the scalar entries of its JSON files) and the names of
+    its files. An absent or empty ``studies/`` gives a short note, not an error."""
     folders = sorted(p for p in studies_dir.glob("*") if p.is_dir()) if studies_dir.is_dir() else []
     if not folders:
         return "No study results are committed in this version (`studies/` is empty or absent).\n"
@@ -396,12 +399,15 @@ def studies_markdown(studies_dir: Path, out_dir: Path, prefix: str = "") -> str:
             _copy_if_changed(png, out_dir / "studies" / folder.name / png.name)
             lines += ["```{figure} " + f"{prefix}studies/{folder.name}/{png.name}", f":alt: {png.stem}", ""]
             lines += [f"`{png.name}`", "```", ""]
+        texts = [t for t in sorted(folder.glob("*.txt")) if t.stat().st_size <= MAX_TEXT_BYTES]
+        for txt in texts:  # a study's report as its command printed it
+            lines += [f"`{txt.name}`:", "", "```text", txt.read_text(encoding="utf-8").rstrip(), "```", ""]
         for js in sorted(folder.glob("*.json")):
             try:
                 rows = _scalars(json.loads(js.read_text(encoding="utf-8")))
             except ValueError as exc:
                 raise ValueError(f"{js}: not JSON ({exc})") from exc
-            if rows and not readme.is_file():
+            if rows and not readme.is_file() and not texts:
                 lines += [f"Scalar entries of `{js.name}`:", "", "| key | value |", "|---|---|"]
                 lines += [f"| `{k}` | {v.replace('|', '/')} |" for k, v in rows[:40]] + [""]
         files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix != ".png")
