@@ -3,19 +3,192 @@
 Every file the toolkit writes goes through :func:`atomic_write` (or :func:`atomic_path`):
 the content lands in a temporary file in the destination folder and is renamed over the
 target only once complete, so an error or an interrupt never leaves a truncated file.
+
+Commands that write a folder check it before any work with :func:`prepare_output_dir` and
+hold it for the whole run (an exclusive lock), so that a mistyped ``--out`` fails in
+milliseconds rather than after a training run, and two runs never mix their files in one
+folder. Commands that write one file check it first with :func:`check_output_file`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fnmatch
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "atomic_write", "write_json"]
+__all__ = [
+    "LOCK_NAME",
+    "OutputError",
+    "atomic_path",
+    "atomic_write",
+    "check_output_file",
+    "prepare_output_dir",
+    "write_json",
+]
+
+#: Name of the lock file :func:`prepare_output_dir` holds inside the folder while writing.
+LOCK_NAME = ".biper-theory.lock"
+
+
+class OutputError(ValueError):
+    """An output path that cannot be used; the message is one line naming the path."""
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its closest existing ancestor."""
+    p = path.absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def _check_creatable(path: Path, what: str) -> None:
+    """Refuse ``path`` (a folder to create or use) if an ancestor is a file or unwritable."""
+    base = _nearest_existing(path)
+    if not base.is_dir():
+        raise OutputError(f"{what} {str(path)!r}: {str(base)!r} is not a folder")
+    if base == path.absolute():
+        return
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {str(path)!r}: cannot create it, {str(base)!r} is not writable")
+
+
+def check_output_file(path: str | os.PathLike[str], *, what: str = "output file") -> Path:
+    """Check, before any work, that a single file can be written (atomically) at ``path``.
+
+    An existing file is replaced when the run succeeds (as ``cp`` or ``-o`` of most tools do);
+    a folder, a missing or unwritable parent folder is refused with :class:`OutputError`
+    (a ``ValueError``) naming ``path``. Nothing is created.
+    """
+    target = Path(path)
+    if str(path) == "" or target.name in ("", ".", ".."):
+        raise OutputError(f"{what} {str(path)!r} names no file")
+    if target.is_dir():
+        raise OutputError(f"{what} {str(target)!r} is a folder, not a file")
+    if target.exists() and not target.is_file():
+        raise OutputError(f"{what} {str(target)!r} is not a regular file")
+    parent = target.parent
+    _check_creatable(parent, what)
+    if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {str(target)!r}: its folder {str(parent)!r} is not writable")
+    return target
+
+
+def _leftovers(folder: Path, replaceable: Iterable[str]) -> list[str]:
+    """Entries of ``folder`` that a run may not replace (the lock and ``.part`` files may)."""
+    patterns = (LOCK_NAME, ".*.part", *replaceable)
+    return sorted(
+        e.name for e in os.scandir(folder) if not any(fnmatch.fnmatchcase(e.name, p) for p in patterns)
+    )
+
+
+@contextlib.contextmanager
+def prepare_output_dir(
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    replaceable: Iterable[str] = (),
+    what: str = "--out",
+) -> Iterator[Path]:
+    """Check an output folder before any work and hold it, locked, while the run writes.
+
+    Use it as ``with prepare_output_dir(out, overwrite=args.overwrite) as out: ...`` around
+    the whole run, so that every check below fails before the work starts:
+
+    * an existing file, a path under a file, or a place that is not writable is refused;
+    * a folder that holds anything is refused unless ``overwrite`` is True or every entry
+      matches one of the ``replaceable`` glob patterns (the files this command writes
+      itself, which a rerun regenerates whole: ``("fig*", "reproduce.json")`` for
+      ``reproduce``);
+    * an exclusive, non-blocking lock (``fcntl.flock`` on ``path/.biper-theory.lock``) is
+      taken; if another run holds it, "another run is writing to PATH" is raised at once.
+
+    The folder is created if missing. On leaving, the lock file is removed; if the run
+    failed and the folder was created here and is still empty, it is removed too, so a
+    failed run leaves nothing behind. Every refusal is an :class:`OutputError`
+    (a ``ValueError``) whose one-line message names the path and ``what`` (the option).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The output folder.
+    overwrite : bool
+        Accept a non-empty folder (files of the same names are replaced, others kept).
+    replaceable : iterable of str
+        ``fnmatch`` patterns of entry names a run may replace without ``overwrite``.
+    what : str
+        How the path is named in messages (the command-line option).
+
+    Yields
+    ------
+    Path
+        ``path``, existing and locked for the duration of the block.
+    """
+    import fcntl
+
+    folder = Path(path)
+    if str(path) == "":
+        raise OutputError(f"{what}: empty path")
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{what} {str(folder)!r} is a file, not a folder")
+    _check_creatable(folder, what)
+    created: list[Path] = []
+    if not folder.exists():
+        p = folder.absolute()
+        while not p.exists():
+            created.append(p)
+            p = p.parent
+        try:
+            folder.mkdir(parents=True)
+        except OSError as exc:
+            raise OutputError(f"{what} {str(folder)!r}: cannot create it ({exc.strerror})") from None
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {str(folder)!r} is not writable")
+    failed = True
+    try:
+        lock_path = folder / LOCK_NAME
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(f"{what} {str(folder)!r} is not writable ({exc.strerror})") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise OutputError(f"another run is writing to {str(folder)!r}; wait for it to end") from None
+                raise
+            # the holder before us may have removed the file between our open and our lock
+            if not os.path.exists(lock_path) or not os.path.samestat(os.fstat(fd), os.stat(lock_path)):
+                raise OutputError(f"another run is writing to {str(folder)!r}; wait for it to end")
+            try:
+                leftovers = [] if overwrite else _leftovers(folder, replaceable)
+                if leftovers:
+                    more = f" and {len(leftovers) - 1} more" if len(leftovers) > 1 else ""
+                    raise OutputError(
+                        f"{what} {str(folder)!r} is not empty (holds {leftovers[0]!r}{more}); "
+                        "choose a new folder or add --overwrite"
+                    )
+                yield folder
+                failed = False
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(lock_path)
+        finally:
+            os.close(fd)  # releases the lock
+    finally:
+        if failed:
+            for p in created:  # innermost first; stops at the first folder that is not empty
+                try:
+                    p.rmdir()
+                except OSError:
+                    break
 
 
 @contextlib.contextmanager
@@ -25,8 +198,11 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     On any exception the temporary file is removed and ``target`` is left untouched.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except OSError as exc:  # name the file asked for, never the internal temporary name
+        raise OSError(exc.errno, f"cannot write {str(target)!r}: {exc.strerror}") from None
     os.close(fd)
     # mkstemp creates 0600; give the finished file the usual mode for this user's umask.
     umask = os.umask(0)
@@ -35,7 +211,10 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        os.replace(tmp_path, target)
+        try:
+            os.replace(tmp_path, target)
+        except OSError as exc:  # e.g. target is a folder: name it, not the temporary file
+            raise OSError(exc.errno, f"cannot write {str(target)!r}: {exc.strerror}") from None
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
@@ -52,5 +231,8 @@ def atomic_write(target: str | os.PathLike[str], data: str | bytes) -> Path:
 
 
 def write_json(target: str | os.PathLike[str], obj: Any) -> Path:
-    """Atomically write ``obj`` as indented JSON with a trailing newline."""
-    return atomic_write(target, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    """Atomically write ``obj`` as indented, strict JSON (no NaN or Infinity) with a newline.
+
+    A non-finite float raises ``ValueError`` before anything is written.
+    """
+    return atomic_write(target, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
