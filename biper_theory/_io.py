@@ -28,7 +28,9 @@ __all__ = [
     "atomic_path",
     "atomic_write",
     "check_output_file",
+    "finite_or_none",
     "prepare_output_dir",
+    "read_weight_arrays",
     "write_json",
 ]
 
@@ -230,9 +232,123 @@ def atomic_write(target: str | os.PathLike[str], data: str | bytes) -> Path:
     return Path(target)
 
 
+def finite_or_none(obj: Any) -> Any:
+    """``obj`` (nested dicts/lists of numbers) with every NaN or ±inf float replaced by None.
+
+    For reports where a non-finite number means "failed" and the verdict says so: JSON has no
+    spelling for NaN or Infinity, and ``null`` is what strict parsers accept.
+    """
+    if isinstance(obj, dict):
+        return {k: finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_or_none(v) for v in obj]
+    if isinstance(obj, float) and not (obj - obj == 0.0):  # NaN or ±inf
+        return None
+    return obj
+
+
 def write_json(target: str | os.PathLike[str], obj: Any) -> Path:
     """Atomically write ``obj`` as indented, strict JSON (no NaN or Infinity) with a newline.
 
     A non-finite float raises ``ValueError`` before anything is written.
     """
     return atomic_write(target, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
+
+
+# ----------------------------------------------------------------------------------------
+# Reading .npy / .npz weights: never unpickled, never more than the file holds
+# ----------------------------------------------------------------------------------------
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n:.0f} bytes"
+
+
+def _npy_header(fp: Any, where: str) -> tuple[tuple[int, ...], Any]:
+    """(shape, dtype) from the header of the .npy stream ``fp`` (positioned at its start)."""
+    import numpy as np
+
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(fp)
+        reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, _fortran, dtype = reader(fp, max_header_size=10_000)
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as exc:
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        raise ValueError(f"{where} is not a readable .npy array ({msg[:200]})") from None
+    if dtype.hasobject:
+        raise ValueError(f"{where} holds Python objects, which are never unpickled (allow_pickle=False)")
+    return tuple(shape), dtype
+
+
+def _check_claim(shape: tuple[int, ...], dtype: Any, available: int, where: str) -> int:
+    """Bytes the header claims; refuse if the file holds fewer (a header cannot make us
+    allocate what the file does not contain)."""
+    needed = dtype.itemsize
+    for n in shape:
+        needed *= int(n)
+    if needed > available:
+        raise ValueError(
+            f"{where}: its header claims shape {shape} of {dtype} ({_gib(needed)}), but the file holds "
+            f"only {_gib(available)} of data; refusing to read it"
+        )
+    return needed
+
+
+def read_weight_arrays(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a ``.npy`` (one array, named after the file) or ``.npz`` (one array per key).
+
+    Never unpickles (``allow_pickle=False``), and checks each header against what the file
+    holds before reading, so a header that claims 10¹¹ elements is refused at once with a
+    ``ValueError`` instead of an allocation failure. A ``.npy`` is memory-mapped read-only
+    (pages are read when the analysis touches them); the members of a ``.npz`` are read into
+    memory, and refused if together they exceed the machine's physical memory. Every refusal
+    is a one-line ``ValueError`` (or ``FileNotFoundError``) naming the file.
+    """
+    import zipfile
+
+    import numpy as np
+
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in (".npy", ".npz"):
+        raise ValueError(f"{p}: expected a .npy or .npz file")
+    if not p.exists():
+        raise FileNotFoundError(errno.ENOENT, "no such file", str(p))
+    if p.is_dir():
+        raise ValueError(f"{p} is a folder, not a {suffix} file")
+    if not p.is_file():
+        raise ValueError(f"{p} is not a regular file")
+    size = p.stat().st_size
+    if suffix == ".npy":
+        with open(p, "rb") as fp:
+            if fp.read(6) != b"\x93NUMPY":
+                raise ValueError(f"{p} is not a .npy file (no NumPy header)")
+            fp.seek(0)
+            shape, dtype = _npy_header(fp, str(p))
+            _check_claim(shape, dtype, size - fp.tell(), str(p))
+        return {p.stem: np.load(p, mmap_mode="r", allow_pickle=False)}
+    if not zipfile.is_zipfile(p):
+        raise ValueError(f"{p} is not a .npz file (not a zip archive)")
+    try:
+        with zipfile.ZipFile(p) as zf:
+            members = zf.infolist()
+            if not members:
+                raise ValueError(f"{p}: the .npz holds no arrays")
+            total = 0
+            for info in members:
+                where = f"{p}[{info.filename}]"
+                if not info.filename.endswith(".npy"):
+                    raise ValueError(f"{where} is not a .npy member")
+                with zf.open(info) as fp:
+                    shape, dtype = _npy_header(fp, where)
+                    header = fp.tell()
+                total += _check_claim(shape, dtype, info.file_size - header, where)
+            ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+            if total > ram:
+                raise ValueError(f"{p}: its arrays need {_gib(total)} in memory, more than this machine has ({_gib(ram)})")
+        with np.load(p, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        raise ValueError(f"{p} is not a readable .npz file ({msg[:200]})") from None
