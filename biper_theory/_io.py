@@ -164,7 +164,8 @@ def prepare_output_dir(
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
                 if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise OutputError(f"another run is writing to {str(folder)!r}; wait for it to end") from None
+                    busy = f"another run is writing to {str(folder)!r}; wait for it to end"
+                    raise OutputError(busy) from None
                 raise
             # the holder before us may have removed the file between our open and our lock
             if not os.path.exists(lock_path) or not os.path.samestat(os.fstat(fd), os.stat(lock_path)):
@@ -346,7 +347,9 @@ def read_weight_arrays(path: str | os.PathLike[str]) -> dict[str, Any]:
                 total += _check_claim(shape, dtype, info.file_size - header, where)
             ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
             if total > ram:
-                raise ValueError(f"{p}: its arrays need {_gib(total)} in memory, more than this machine has ({_gib(ram)})")
+                raise ValueError(
+                    f"{p}: its arrays need {_gib(total)} in memory, more than this machine has ({_gib(ram)})"
+                )
         with np.load(p, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:

@@ -70,7 +70,7 @@ PHASE_MAX = 1e4
 
 
 def check_phase_range(omega0: float, layers: dict[str, np.ndarray]) -> None:
-    """Require :math:`\omega_0 \max|w| \le` :data:`PHASE_MAX` in every layer (NaN passes:
+    r"""Require :math:`\omega_0 \max|w| \le` :data:`PHASE_MAX` in every layer (NaN passes:
     non-finite weights are reported by the caller's own check). Two reductions per layer,
     no temporaries."""
     for name, x in layers.items():
@@ -97,7 +97,7 @@ def as_float64(name: str, value: npt.ArrayLike) -> npt.NDArray[np.float64]:
     try:
         x = np.asarray(value, dtype=np.float64)
     except OverflowError as exc:
-        raise ValueError(f"{name} must be representable as a float64 (|x| < 1.8e308); got {_short(value)}") from exc
+        raise ValueError(f"{name} must fit a float64 (|x| < 1.8e308); got {_short(value)}") from exc
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a real number in (0, inf); got {_short(value)}") from exc
     return x
@@ -132,7 +132,7 @@ def as_real(name: str, value: npt.ArrayLike, *, allow_inf: bool = False) -> npt.
     try:
         x = np.asarray(value, dtype=np.float64)
     except OverflowError as exc:
-        raise ValueError(f"{name} must be representable as a float64 (|x| < 1.8e308); got {_short(value)}") from exc
+        raise ValueError(f"{name} must fit a float64 (|x| < 1.8e308); got {_short(value)}") from exc
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a real number; got {_short(value)}") from exc
     ok = ~np.isnan(x) if allow_inf else np.isfinite(x)

@@ -532,7 +532,8 @@ def quantization_error(
     b, omega0, a
         As in :func:`pdf`.
     gamma : array_like, optional
-        The scale :math:`\gamma`, finite with :math:`|\gamma| \le` :data:`GAMMA_MAX` (1e150). ``None`` (default) means the optimal
+        The scale :math:`\gamma`, finite with :math:`|\gamma| \le` :data:`GAMMA_MAX` (1e150).
+        ``None`` (default) means the optimal
         :math:`\gamma^* = E|\hat w|`, giving :math:`QE^* = E\hat w^2 - \gamma^{*2}`.
 
     Notes

@@ -1605,7 +1605,7 @@ def _analyze_all(
         raise ValueError(f"non-finite weights (never dropped silently): {'; '.join(listed)}")
     if bad:  # finite weights whose float64 sums overflow
         f32 = not opt.exact and any(arrays[k].dtype.itemsize <= 4 for k in bad)
-        where = "float32 (|w| ~ 1e17 or more; exact=True sums in float64)" if f32 else "float64 (|w| ~ 1e154 or more)"
+        where = "float32 (|w| ~ 1e17 or more; exact=True sums in float64)" if f32 else "float64 (|w| ~ 1e154)"
         raise ValueError(f"weights too large: their squares overflow the sums in {where}: {', '.join(bad)}")
     if per_channel:
         parts = {

@@ -139,8 +139,10 @@ def _load(args: argparse.Namespace) -> tuple[dict[str, Any], float, str, str]:
     try:
         from biper_theory.nn.checkpoint import load_latent_weights
     except ModuleNotFoundError as exc:
-        raise UsageError(f"reading {path.suffix or 'this'} files needs torch ({exc}): pip install 'biper-theory[nn]'; "
-                         ".npy/.npz files need no torch") from exc
+        raise UsageError(
+            f"reading {path.suffix or 'this'} files needs torch ({exc}): pip install 'biper-theory[nn]'; "
+            ".npy/.npz files need no torch"
+        ) from exc
 
     # the weights as stored, mapped from the file (views, no copy: the analysis reads each
     # weight straight from the page cache, in its stored precision)
@@ -179,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
     for option, value in (("--out", args.out), ("--plot", args.plot)):
         if value is not None:
             check_output_file(value, what=option)
-    if args.out is not None and args.plot is not None and Path(args.out).resolve() == Path(args.plot).resolve():
+    same = args.out is not None and args.plot is not None
+    if same and Path(args.out).resolve() == Path(args.plot).resolve():
         raise UsageError("--out and --plot name the same file")
 
     # ---- read, check, analyse --------------------------------------------------------------
@@ -189,7 +192,8 @@ def run(args: argparse.Namespace) -> int:
         per = size // max(int(w.shape[0]), 1) if args.per_channel and getattr(w, "ndim", 0) >= 2 else size
         if size and per < 2:
             unit = "each output channel" if args.per_channel else "it"
-            raise UsageError(f"layer {name!r} has {per} weight{'' if per == 1 else 's'} in {unit}; need at least 2")
+            plural = "" if per == 1 else "s"
+            raise UsageError(f"layer {name!r} has {per} weight{plural} in {unit}; need at least 2")
     analyses = weights.analyze_layers(
         raw,
         omega0=omega0,
@@ -306,9 +310,7 @@ def _detail_row(unit: str, an: Any, i: int, rec: Any) -> dict[str, Any]:
 
 
 def _render(units: dict[str, tuple[Any, int]], rec: Any, meta: dict[str, Any], fmt: str) -> str:
-    from ._output import render
-
-    from ._output import require_finite
+    from ._output import render, require_finite
 
     details = [_detail_row(u, an, i, rec) for u, (an, i) in units.items()]
     for d in details:  # e.g. weights all of one magnitude: measured QE 0, SQNR +inf
@@ -340,7 +342,11 @@ def _render(units: dict[str, tuple[Any, int]], rec: Any, meta: dict[str, Any], f
             }
         )
     if fmt == "csv":  # the global recommendation and its criterion on every row
-        rec_cols = {"recommended_omega0": rec.omega0, "criterion": rec.criterion, "binding_layer": rec.binding_layer}
+        rec_cols = {
+            "recommended_omega0": rec.omega0,
+            "criterion": rec.criterion,
+            "binding_layer": rec.binding_layer,
+        }
         return render([{**r, **rec_cols} for r in flat], "csv")
     shown = [
         {

@@ -63,7 +63,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "empty unless --overwrite",
     )
     p.add_argument(
-        "--overwrite", action="store_true", help="train into a folder that already holds files (they are replaced)"
+        "--overwrite",
+        action="store_true",
+        help="train into a folder that already holds files (files of the same names are replaced)",
     )
     p.add_argument("--data-dir", default=None, help="folder with the mnist IDX files or the cifar10 batches")
     p.add_argument("--full-precision", action="store_true", help="train only the full-precision baseline")

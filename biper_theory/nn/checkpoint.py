@@ -259,7 +259,7 @@ def _check_backed(key: str, t: Tensor, path: Path) -> None:
     if needed > held:
         raise ValueError(
             f"{path}: tensor {key!r} claims {t.numel():,} elements {tuple(t.shape)} but its storage "
-            f"holds {max(held, 0) // max(t.element_size(), 1):,} (a stride-0 or overlapping view); refusing it"
+            f"holds {max(held, 0) // max(t.element_size(), 1):,} (a stride-0 or overlapping view); refused"
         )
 
 
