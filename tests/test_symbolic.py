@@ -420,8 +420,8 @@ def test_check_against_closed_form_rejects(kwargs: dict[str, float]) -> None:
 
 
 def test_symbolic_equality_is_not_vacuous() -> None:
-    # _symbolically_equal must not prove a false identity
-    assert S._symbolically_equal(S.second_moment(), 2 * a**2 / (1 + 3 * a**2)) is None
+    # _symbolically_equal must not prove a false identity: it disproves it at a witness point
+    assert S._symbolically_equal(S.second_moment(), 2 * a**2 / (1 + 3 * a**2)) is False
 
 
 @pytest.mark.parametrize("order", [pytest.param(1, id="too-low"), pytest.param(2.5, id="not-int")])
