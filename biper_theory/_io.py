@@ -65,8 +65,9 @@ def check_output_file(path: str | os.PathLike[str], *, what: str = "output file"
     """Check, before any work, that a single file can be written (atomically) at ``path``.
 
     An existing file is replaced when the run succeeds (as ``cp`` or ``-o`` of most tools do);
-    a folder, a missing or unwritable parent folder is refused with :class:`OutputError`
-    (a ``ValueError``) naming ``path``. Nothing is created.
+    a folder, a path under a file, or a folder where no file can be created (checked by
+    creating and removing an empty temporary file there) is refused with
+    :class:`OutputError` (a ``ValueError``) naming ``path``. Nothing is left behind.
     """
     target = Path(path)
     if str(path) == "" or target.name in ("", ".", ".."):
@@ -77,8 +78,14 @@ def check_output_file(path: str | os.PathLike[str], *, what: str = "output file"
         raise OutputError(f"{what} {str(target)!r} is not a regular file")
     parent = target.parent
     _check_creatable(parent, what)
-    if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{what} {str(target)!r}: its folder {str(parent)!r} is not writable")
+    if parent.is_dir():  # the one sure test (permissions, read-only or virtual file systems)
+        try:
+            fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=parent)
+        except OSError as exc:
+            reason = f"cannot write in {str(parent)!r} ({exc.strerror})"
+            raise OutputError(f"{what} {str(target)!r}: {reason}") from None
+        os.close(fd)
+        os.unlink(probe)
     return target
 
 
