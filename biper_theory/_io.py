@@ -268,6 +268,12 @@ def write_json(target: str | os.PathLike[str], obj: Any) -> Path:
 # ----------------------------------------------------------------------------------------
 
 
+def _words(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message on one line, shortened at a word boundary (never mid-word)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
+
+
 def _gib(n: float) -> str:
     return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n:.0f} bytes"
 
@@ -282,8 +288,7 @@ def _npy_header(fp: Any, where: str) -> tuple[tuple[int, ...], Any]:
         reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
         shape, _fortran, dtype = reader(fp, max_header_size=10_000)
     except (ValueError, OSError, EOFError, SyntaxError, TypeError) as exc:
-        msg = " ".join(str(exc).split()) or type(exc).__name__
-        raise ValueError(f"{where} is not a readable .npy array ({msg[:200]})") from None
+        raise ValueError(f"{where} is not a readable .npy array ({_words(exc)})") from None
     if dtype.hasobject:
         raise ValueError(f"{where} holds Python objects, which are never unpickled (allow_pickle=False)")
     return tuple(shape), dtype
@@ -360,5 +365,4 @@ def read_weight_arrays(path: str | os.PathLike[str]) -> dict[str, Any]:
         with np.load(p, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
-        msg = " ".join(str(exc).split()) or type(exc).__name__
-        raise ValueError(f"{p} is not a readable .npz file ({msg[:200]})") from None
+        raise ValueError(f"{p} is not a readable .npz file ({_words(exc)})") from None

@@ -181,3 +181,10 @@ def test_refuses_folders_devices_and_missing_files(tmp_path: Path) -> None:
         _io.read_weight_arrays(tmp_path / "missing.npz")
     with pytest.raises(ValueError, match=r"expected a \.npy or \.npz"):
         _io.read_weight_arrays(tmp_path / "w.txt")
+
+
+def test_long_messages_are_shortened_at_a_word_boundary() -> None:
+    text = _io._words(ValueError("alpha beta\ngamma " * 40), limit=50)
+    assert text.endswith(" ...") and len(text) <= 54 and "\n" not in text
+    assert all(w in ("alpha", "beta", "gamma", "...") for w in text.split())
+    assert _io._words(ValueError("short")) == "short"
