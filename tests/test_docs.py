@@ -140,7 +140,7 @@ def test_studies_page_fills_itself_and_tolerates_no_studies(tmp_path: Path) -> N
     (study / "report.txt").write_text("outcome: stage2_test_accuracy (n = 40)\n", encoding="utf-8")
     text = biper_docs.studies_markdown(tmp_path / "studies", out, "/p/")
     assert "## `studies/digits`" in text
-    assert "```{include} studies/digits/README.md" in text
+    assert "```{include} /p/studies/digits/README.md" in text
     assert (out / "studies" / "digits" / "README.md").read_text(encoding="utf-8").startswith("### Digits")
     assert "```{figure} /p/studies/digits/accuracy.png" in text
     assert "`report.json`" in text

@@ -394,7 +394,7 @@ def studies_markdown(studies_dir: Path, out_dir: Path, prefix: str = "") -> str:
         if readme.is_file():
             target = out_dir / "studies" / folder.name / "README.md"
             _write_if_changed(target, _demote_headings(readme.read_text(encoding="utf-8")))
-            lines += ["```{include} " + f"studies/{folder.name}/README.md", "```", ""]
+            lines += ["```{include} " + f"{prefix}studies/{folder.name}/README.md", "```", ""]
         for png in sorted(folder.glob("*.png")):
             _copy_if_changed(png, out_dir / "studies" / folder.name / png.name)
             lines += ["```{figure} " + f"{prefix}studies/{folder.name}/{png.name}", f":alt: {png.stem}", ""]
