@@ -104,7 +104,8 @@ def _law_named(law: str, scale: float = 1.0) -> Law:
     """A law from its registry name and scale alone (laws with a shape need a fitted object)."""
     cls: Any = _laws.get(law)
     try:
-        return cls(**{cls.scale_name: float(scale)})  # type: ignore[no-any-return]
+        built: Law = cls(**{cls.scale_name: float(scale)})
+        return built
     except TypeError:
         raise ValueError(
             f"law {law!r} has a shape parameter: pass fitted law objects (biper_theory.laws.fit) "
@@ -249,6 +250,11 @@ def _grid_for(law: Law) -> np.ndarray:
     return _GRID if law.closed_form else _GRID[::_COARSE]
 
 
+def _below_target(law: Law, nqe: float) -> Callable[[np.ndarray], np.ndarray]:
+    """x -> whether the normalised QE under ``law`` is at most ``nqe``."""
+    return lambda x: np.asarray(_nqe(law, x) <= nqe)
+
+
 def _target_nqe(layer_laws: dict[str, Law], nqe: float, label: str) -> tuple[dict[str, tuple], str]:
     x_t: dict[tuple[Any, ...], float] = {}
     for law in layer_laws.values():
@@ -262,12 +268,13 @@ def _target_nqe(layer_laws: dict[str, Law], nqe: float, label: str) -> tuple[dic
                 f"{label} must correspond to a normalized QE in ({lo_lim:.6g}, {hi_lim:.6g}) under the "
                 f"{law.describe() if not law.closed_form else law.name} law; got normalized QE {nqe!r}"
             )
-        x_t[key] = _smallest_x_from_which(lambda x, law=law: _nqe(law, x) <= nqe, label, _grid_for(law))
+        x_t[key] = _smallest_x_from_which(_below_target(law, nqe), label, _grid_for(law))
     per = {}
     for k, law in layer_laws.items():
         s = law.scale
         w = _omega_at_least(x_t[_key(law)], s)
-        w = _step(w, lambda v, law=law, s=s: float(_nqe(law, np.asarray(s * v))) > nqe, np.inf, label)
+        meets = _below_target(law, nqe)
+        w = _step(w, lambda v, meets=meets, s=s: not bool(meets(np.asarray(s * v))), np.inf, label)
         per[k] = (w, float(_nqe(law, np.asarray(s * w))))
     xs = sorted({_fmt(v) for v in x_t.values()})
     return per, f"x = {', '.join(xs)}"
