@@ -274,7 +274,11 @@ def _target_nqe(layer_laws: dict[str, Law], nqe: float, label: str) -> tuple[dic
         s = law.scale
         w = _omega_at_least(x_t[_key(law)], s)
         meets = _below_target(law, nqe)
-        w = _step(w, lambda v, meets=meets, s=s: not bool(meets(np.asarray(s * v))), np.inf, label)
+
+        def misses(v: float, meets: Callable[[np.ndarray], np.ndarray] = meets, s: float = s) -> bool:
+            return not bool(meets(np.asarray(s * v)))
+
+        w = _step(w, misses, np.inf, label)
         per[k] = (w, float(_nqe(law, np.asarray(s * w))))
     xs = sorted({_fmt(v) for v in x_t.values()})
     return per, f"x = {', '.join(xs)}"
