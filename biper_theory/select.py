@@ -655,11 +655,16 @@ LAW_CHOICES: tuple[str, ...] = ("auto", *_laws.NAMES)
 def fit_layer_law(
     w: Any, law: str, *, fix_loc: bool = True, fit_size: int | None = None, rng: Any = 0
 ) -> Law:
-    """The law ``law`` fitted to one layer; ``"auto"``: the best of :data:`laws.FITTED` by AIC.
+    """The law ``law`` fitted to one layer's weights; ``"auto"``: the best of
+    :data:`biper_theory.laws.FITTED` by AIC.
 
-    ``fit_size``: fit every law on the same seeded subsample of at most this many weights.
+    ``fit_size``: laws without a closed-form MLE (gennorm, t; and the empirical law, whose every
+    evaluation is a pass over its weights) are fitted on a seeded subsample of at most this many
+    weights, and ``"auto"`` compares all four laws' AICs on that same subsample. Laws with a
+    closed-form MLE (Laplace, Gaussian) are then fitted on every weight.
     """
     if law == "auto":
         fits = _laws.fit_all(w, fix_loc=fix_loc, fit_size=fit_size, rng=rng)
-        return fits[_laws.best_by_aic(fits)]
-    return _laws.fit(law, w, fix_loc=fix_loc, fit_size=fit_size, rng=rng)
+        law = _laws.best_by_aic(fits)
+    size = None if _laws.get(law).closed_form else fit_size
+    return _laws.fit(law, w, fix_loc=fix_loc, fit_size=size, rng=rng)
