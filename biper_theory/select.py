@@ -414,6 +414,14 @@ def recommend(
             label, cond_txt = "nqe", f"normalized QE <= {_fmt(nqe)}"
         else:
             db = float(full["sqnr_db"])
+            # the reachable range in dB under each layer's law, so that the refusal speaks the
+            # unit the user gave
+            for lw in {_key(v): v for v in layer_laws.values()}.values():
+                lo_db, hi_db = (-10.0 * math.log10(float(_nqe(lw, np.asarray(x)))) for x in (_X_LO, _X_HI))
+                if not (math.isfinite(db) and lo_db < db < hi_db):
+                    rng_db = f"({lo_db:.6g}, {hi_db:.6g}) dB"
+                    what = lw.name if lw.closed_form else lw.describe()
+                    raise ValueError(f"sqnr_db must be in {rng_db} under the {what} law; got {db!r}")
             nqe = 10.0 ** (-db / 10.0)
             label, cond_txt = "sqnr_db", f"SQNR >= {_fmt(db)} dB"
         per, _ = _target_nqe(layer_laws, nqe, label)

