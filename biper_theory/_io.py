@@ -65,8 +65,9 @@ def check_output_file(path: str | os.PathLike[str], *, what: str = "output file"
     """Check, before any work, that a single file can be written (atomically) at ``path``.
 
     An existing file is replaced when the run succeeds (as ``cp`` or ``-o`` of most tools do);
-    a folder, a missing or unwritable parent folder is refused with :class:`OutputError`
-    (a ``ValueError``) naming ``path``. Nothing is created.
+    a folder, a path under a file, or a folder where no file can be created (checked by
+    creating and removing an empty temporary file there) is refused with
+    :class:`OutputError` (a ``ValueError``) naming ``path``. Nothing is left behind.
     """
     target = Path(path)
     if str(path) == "" or target.name in ("", ".", ".."):
@@ -77,8 +78,14 @@ def check_output_file(path: str | os.PathLike[str], *, what: str = "output file"
         raise OutputError(f"{what} {str(target)!r} is not a regular file")
     parent = target.parent
     _check_creatable(parent, what)
-    if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{what} {str(target)!r}: its folder {str(parent)!r} is not writable")
+    if parent.is_dir():  # the one sure test (permissions, read-only or virtual file systems)
+        try:
+            fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=parent)
+        except OSError as exc:
+            reason = f"cannot write in {str(parent)!r} ({exc.strerror})"
+            raise OutputError(f"{what} {str(target)!r}: {reason}") from None
+        os.close(fd)
+        os.unlink(probe)
     return target
 
 
@@ -261,6 +268,12 @@ def write_json(target: str | os.PathLike[str], obj: Any) -> Path:
 # ----------------------------------------------------------------------------------------
 
 
+def _words(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message on one line, shortened at a word boundary (never mid-word)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
+
+
 def _gib(n: float) -> str:
     return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n:.0f} bytes"
 
@@ -275,8 +288,7 @@ def _npy_header(fp: Any, where: str) -> tuple[tuple[int, ...], Any]:
         reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
         shape, _fortran, dtype = reader(fp, max_header_size=10_000)
     except (ValueError, OSError, EOFError, SyntaxError, TypeError) as exc:
-        msg = " ".join(str(exc).split()) or type(exc).__name__
-        raise ValueError(f"{where} is not a readable .npy array ({msg[:200]})") from None
+        raise ValueError(f"{where} is not a readable .npy array ({_words(exc)})") from None
     if dtype.hasobject:
         raise ValueError(f"{where} holds Python objects, which are never unpickled (allow_pickle=False)")
     return tuple(shape), dtype
@@ -353,5 +365,4 @@ def read_weight_arrays(path: str | os.PathLike[str]) -> dict[str, Any]:
         with np.load(p, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
-        msg = " ".join(str(exc).split()) or type(exc).__name__
-        raise ValueError(f"{p} is not a readable .npz file ({msg[:200]})") from None
+        raise ValueError(f"{p} is not a readable .npz file ({_words(exc)})") from None

@@ -673,7 +673,7 @@ def sign_flip_probability(
     = 4.4261\times10^{-3}`, where the true value is below the smallest normal float64.
     """
     aa = dimensionless_scale(b, omega0, a)
-    with np.errstate(under="ignore"):
+    with np.errstate(under="ignore", over="ignore"):  # π/a = inf for subnormal a: expit(-inf) = 0
         return _out(special.expit(-np.pi / aa))
 
 

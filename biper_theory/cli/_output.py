@@ -75,7 +75,8 @@ def require_finite(obj: Any, where: str = "output") -> None:
                 return
             v = float(x)
             if not math.isfinite(v):
-                raise UsageError(f"{where}: {path} = {v} is not a finite number; refusing to report it")
+                what = "not a number" if math.isnan(v) else "infinite"
+                raise UsageError(f"{where}: {path} is {what}; refusing to report it")
 
     walk(obj, "")
 

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         bad = [k for k, v in r.items() if isinstance(v, float) and not math.isfinite(v)]
         if bad:
             raise UsageError(
-                f"{bad[0]} = {r[bad[0]]} overflows float64 at b = {r['b']:g}, omega0 = {r['omega0']:g}, "
+                f"{bad[0]} overflows float64 at b = {r['b']:g}, omega0 = {r['omega0']:g}, "
                 f"gamma = {r['gamma']:g}: choose a gamma nearer gamma* = {r['optimal_gamma']:.6g}"
             )
     a_star, qe_star = cf.qe_peak()

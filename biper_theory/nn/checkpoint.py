@@ -243,7 +243,10 @@ def _first_line(exc: BaseException) -> str:
     if "WeightsUnpickler error:" in message:  # the useful part of torch's long weights_only message
         message = message.split("WeightsUnpickler error:", 1)[1]
     lines = [line.strip() for line in message.splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[0][:120]}" if lines else type(exc).__name__
+    if not lines:
+        return type(exc).__name__
+    text = lines[0] if len(lines[0]) <= 120 else lines[0][:120].rsplit(" ", 1)[0] + " ..."  # whole words
+    return f"{type(exc).__name__}: {text}"
 
 
 def _check_backed(key: str, t: Tensor, path: Path) -> None:
