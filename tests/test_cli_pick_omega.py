@@ -234,8 +234,11 @@ def test_official_layout_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixtur
     out = _json(["pick-omega", str(path), "--criterion", "min-qe-flip", "--target", "0.02"], capsys)
     assert out["kind"] == "official" and out["omega0"] == 30.0 and out["omega0_source"] == "config.txt"
     assert out["rows"][0]["layer"] == "layer1.0.conv1"
-    for row in out["rows"]:
-        assert float(cf.sign_flip_probability(b=row["b_hat"], omega0=out["recommended_omega0"])) <= 0.02
+    from biper_theory import laws
+
+    for row in out["rows"]:  # the bound holds under each layer's law (auto: the best by AIC)
+        law = laws.get(row["law"]["name"])(**row["law"]["params"])
+        assert float(law.sign_flip_probability(omega0=out["recommended_omega0"])) <= 0.02
     out = _json(["pick-omega", str(path), "--omega0", "12"], capsys)
     assert out["omega0"] == 12.0 and out["omega0_source"] == "--omega0"
 
