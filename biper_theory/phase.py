@@ -57,7 +57,7 @@ __all__ = [
 
 Array = npt.NDArray[np.float64]
 
-#: |ŵ| above this is a "crest" weight.
+#: ``|ŵ|`` above this is a "crest" weight.
 CREST_THRESHOLD = 0.9
 #: the test, in words (reported beside every p-value).
 TEST = "two-sided z-test of mean cos(2 omega0 w) against the law's E cos(2 omega0 W), sample variance"

@@ -157,7 +157,7 @@ class Law:
         k = :attr:`n_params`.
     ks_statistic, ks_pvalue : float or None
         One-sample KS test against the fitted law (on a seeded subsample of at most
-        :data:`KS_SIZE` weights). The p-value is optimistic: the parameters were fitted to
+        ``KS_SIZE`` weights). The p-value is optimistic: the parameters were fitted to
         the same weights (Lilliefors).
     n : int or None
         Number of weights the law was fitted to.
@@ -189,7 +189,7 @@ class Law:
 
     @property
     def params(self) -> dict[str, float]:
-        """Shape and scale parameters by name (the location is :attr:`loc`)."""
+        """Shape and scale parameters by name (the location is ``loc``)."""
         return {
             f.name: float(getattr(self, f.name))
             for f in dataclasses.fields(self)
@@ -319,7 +319,7 @@ class Law:
         return _out(out)
 
     def quantities(self, *, omega0: ArrayLike) -> Quantities:
-        """The eight :class:`Quantities` at ``omega0``."""
+        """The eight :class:`~biper_theory.laws.Quantities` at ``omega0``."""
         x = self.dimensionless(omega0)
         g = self._optimal_gamma(x)
         nqe = self._nqe(x)

@@ -60,7 +60,7 @@ class Empirical(Law):
         return 0
 
     def with_scale(self, scale: float) -> Empirical:
-        """The weights rescaled so that their mean |w| is ``scale``."""
+        """The weights rescaled so that their mean ``|w|`` is ``scale``."""
         return Empirical(self.w * (float(scale) / self.scale), bins=self.bins)
 
     def _each(self, x: np.ndarray, stat: Any) -> np.ndarray:
