@@ -162,6 +162,8 @@ def test_a_reference_to_a_reexport_resolves_to_its_documentation() -> None:
         "biper_theory.Quantities",
         "Quantities",
     ]
+    assert biper_docs._exists("biper_theory.figures.CSV_DIGITS")  # real but not public: unlinked
+    assert not biper_docs._exists("biper_theory.figures.NO_SUCH_NAME")  # a typo: still fails
 
 
 # ---------------------------------------------------------------------------------------

@@ -492,13 +492,35 @@ def _missing_reference(app: Any, env: Any, node: Any, contnode: Any) -> Any:
     domain = env.get_domain("py")
     target = node["reftarget"].lstrip("~.")
     known = getattr(app, "biper_aliases", {})
-    for cand in _candidates(target, node.get("py:module")):
+    candidates = _candidates(target, node.get("py:module"))
+    for cand in candidates:
         full = known.get(cand, cand)
         if full in domain.objects:
             return domain.resolve_xref(
                 env, node["refdoc"], app.builder, node["reftype"], full, node, contnode
             )
+    # a name that exists in the package but is not public (not in any __all__) has no page
+    # to link to: it is shown as written, unlinked; a name that does not exist still fails
+    if any(c.startswith(PACKAGE + ".") and _exists(c) for c in candidates[:-1]):
+        return contnode
     return None
+
+
+def _exists(name: str) -> bool:
+    """Whether ``name`` (``pkg.module.attr.attr``) is an importable module or an attribute
+    of one."""
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False
 
 
 def _builder_inited(app: Any) -> None:
