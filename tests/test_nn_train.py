@@ -22,6 +22,7 @@ from biper_theory.nn.checkpoint import load_checkpoint, save_checkpoint  # noqa:
 from biper_theory.nn.data import load_splits  # noqa: E402
 from biper_theory.nn.layers import iter_biper_layers  # noqa: E402
 from biper_theory.nn.models import build_model  # noqa: E402
+from biper_theory.nn.monitor import layer_records  # noqa: E402
 from biper_theory.nn.train import (  # noqa: E402
     SCRATCH_STAGE2_WARNING,
     STAGE_LR,
@@ -122,6 +123,25 @@ def test_checkpoint_reproduces_reported_accuracy(stage1: TrainResult) -> None:
         acc = float((model(test.tensors[0]).argmax(1) == test.tensors[1]).double().mean())
     assert acc == pytest.approx(stage1.test_accuracy_at_best, abs=1e-12)
     assert stage1.test_accuracy_at_best > 0.5  # two epochs already learn digits (chance: 0.1)
+
+
+def test_monitor_rows_every_epoch_and_at_the_kept_weights(stage1: TrainResult) -> None:
+    overall = [row for row in stage1.monitor if row["layer"] == "overall"]
+    assert [row["epoch"] for row in overall] == [0, 1, 2]
+    assert overall[0]["flip_ratio"] is None and 0 < overall[1]["flip_ratio"] < 1
+    assert stage1.model is not None
+    skip = ("epoch", "step", "flip_ratio")
+    at_best = [
+        {k: v for k, v in r.items() if k not in skip}
+        for r in stage1.monitor
+        if r["epoch"] == stage1.best_epoch
+    ]
+    assert at_best == layer_records(stage1.model)  # the kept weights are the best epoch's
+    assert stage1.metrics is not None
+    assert json.loads(Path(stage1.metrics).read_text())["monitor"] == json.loads(json.dumps(stage1.monitor))
+    assert all(0 <= e["monitor_s"] < e["seconds"] for e in stage1.epochs)
+    off = train(TrainConfig(**FAST, monitor=False))
+    assert off.monitor == [] and all("monitor_s" not in e for e in off.epochs)
 
 
 def test_cosine_schedule_over_all_steps(stage1: TrainResult) -> None:

@@ -80,6 +80,7 @@ from .checkpoint import find_config_omega0, load_checkpoint, save_checkpoint, to
 from .data import DATASETS, load_splits
 from .layers import ACT_NORMS, LATENT_INITS, init_latent_weights, iter_biper_layers, set_stage
 from .models import ARCHS, build_model
+from .monitor import QEMonitor
 
 __all__ = [
     "SCRATCH_STAGE2_WARNING",
@@ -170,6 +171,10 @@ class TrainConfig:
     train_subset : int, optional
         Train on a stratified subset of this many training-file images (validation included);
         see :func:`biper_theory.nn.data.load_splits`.
+    monitor : bool
+        Record :func:`biper_theory.nn.monitor.layer_records` rows (measured and model QE,
+        fitted laws, α vs γ*, shares, flip ratio) before training and after every epoch into
+        ``TrainResult.monitor`` (default True; ignored by the full-precision baseline).
     """
 
     dataset: str = "digits"
@@ -196,6 +201,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     split_seed: int = 0
     train_subset: int | None = None
+    monitor: bool = True
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
@@ -272,6 +278,11 @@ class TrainResult:
     stage-2 step (``switch_val_accuracy``, ``switch_test_accuracy``), the same weights under
     the stage-1 forward (``switch_stage1_val_accuracy``, ``switch_stage1_test_accuracy``), and
     the drops ``stage-1 forward − binary forward`` (``switch_val_drop``, ``switch_test_drop``).
+
+    ``monitor`` is the :class:`biper_theory.nn.monitor.QEMonitor` history: one row per
+    binarized layer and an ``overall`` row at epoch 0 (before training) and after every epoch
+    (the weights of that epoch, before the best epoch is restored); empty for the
+    full-precision baseline or with ``monitor=False``.
     """
 
     config: TrainConfig
@@ -297,6 +308,7 @@ class TrainResult:
     switch_stage1_test_accuracy: float | None = None
     switch_val_drop: float | None = None
     switch_test_drop: float | None = None
+    monitor: list[dict[str, Any]] = field(default_factory=list)
     model: nn.Module | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -543,7 +555,10 @@ def _train(
         if config.stage == 2 and warm_start is not None:
             switch = _switch_accuracy(model, val_loader, test_loader, device, ctx)
         t_setup = time.perf_counter() - t_start
-        epochs, best, t_train, t_eval = _fit(config, ctx, model, train_set, val_loader, device, data_seed)
+        monitor = QEMonitor(model) if config.monitor and not config.full_precision else None
+        epochs, best, t_train, t_eval = _fit(
+            config, ctx, model, train_set, val_loader, device, data_seed, monitor
+        )
         t0 = time.perf_counter()
         test_loss, test_accuracy = _evaluate(model, test_loader, device, ctx)  # the only test evaluation
         t_test = time.perf_counter() - t0
@@ -573,6 +588,7 @@ def _train(
         world_size=ctx.world,
         rank=ctx.rank,
         warm_start=warm_start,
+        monitor=[] if monitor is None else monitor.history,
         model=model,
         **switch,  # type: ignore[arg-type]  # only the float switch_* fields
     )
@@ -658,11 +674,13 @@ def _fit(
     val_loader: DataLoader[Any] | None,
     device: torch.device,
     data_seed: int,
+    monitor: QEMonitor | None,
 ) -> tuple[list[dict[str, float]], int, float, float]:
     """Train for ``config.epochs``; leave ``model`` holding the weights of the best epoch.
 
     Returns the per-epoch rows, the 0-based best epoch (best validation accuracy, earliest on
-    ties; the last epoch without a validation set), and the training and validation seconds.
+    ties; the last epoch without a validation set), and the training and evaluation seconds
+    (validation and monitor records; each row's ``monitor_s`` is the record's share).
     """
     per_rank = config.batch_size // ctx.world
     gen = torch.Generator().manual_seed(data_seed)
@@ -698,6 +716,8 @@ def _fit(
     history: list[dict[str, float]] = []
     best, best_state = config.epochs - 1, None
     t_train = t_eval = 0.0
+    if monitor is not None:
+        monitor.record(epoch=0, step=0)
     try:
         for epoch in range(config.epochs):
             if sampler is not None:
@@ -739,6 +759,10 @@ def _fit(
                 if best_state is None or row["val_accuracy"] > history[best]["val_accuracy"]:
                     best = epoch
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if monitor is not None:
+                t_mon = time.perf_counter()
+                monitor.record(epoch=epoch + 1, step=(epoch + 1) * steps)
+                row["monitor_s"] = time.perf_counter() - t_mon
             t2 = time.perf_counter()
             t_train, t_eval = t_train + (t1 - t0), t_eval + (t2 - t1)
             row["seconds"] = t2 - t0
