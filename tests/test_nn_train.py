@@ -420,6 +420,19 @@ def test_cli_stage2_from_scratch_says_so(tmp_path: Path, capsys: pytest.CaptureF
     assert meta["stage"] == 2 and meta["warm_start"] is None
 
 
+def test_cli_plot_writes_monitor_figure_and_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["train", "--epochs", "1", "--batch-size", "128", "--no-baseline", "--no-progress"]
+    plot = tmp_path / "monitor.png"
+    assert run_cli([*argv, "--out", str(tmp_path / "run"), "--plot", str(plot)]) == 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = json.loads((tmp_path / "monitor.png.json").read_text())
+    overall = [(r["run"], r["epoch"]) for r in rows if r["layer"] == "overall"]
+    assert overall == [("stage1", 0), ("stage1", 1), ("stage2", 1), ("stage2", 2)]  # stage 2 after stage 1
+    assert run_cli([*argv, "--out", str(tmp_path / "x"), "--plot", str(tmp_path / "m.jpg")]) == 2
+    assert "--plot FILE must end in one of" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # refused before any training
+
+
 def _idx(arr: np.ndarray) -> bytes:
     return bytes([0, 0, 0x08, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
 

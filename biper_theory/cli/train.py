@@ -10,6 +10,7 @@ import argparse
 import json
 import re
 import warnings
+from pathlib import Path
 from typing import Any
 
 from . import UsageError
@@ -18,6 +19,7 @@ from ._output import render
 HELP = "train BiPer (stages 1 and 2, FP baseline) and report accuracy"
 
 _DEFAULT_OUT = "runs/train"
+_PLOT_FORMATS = ("png", "pdf", "svg")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -102,6 +104,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        default=None,
+        help="draw the QE monitor's per-epoch trajectories of the BiPer runs (.png, .pdf or .svg) and "
+        "write their rows beside it as FILE.json",
+    )
 
 
 def _config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -169,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
             "--stage 2 warm-starts from stage 1 (the paper's recipe): give --init-from STAGE1_CKPT, "
             "or --from-scratch to train stage 2 from a fresh initialisation"
         )
+    if args.plot is not None and Path(args.plot).suffix.lower().lstrip(".") not in _PLOT_FORMATS:
+        raise UsageError(f"--plot FILE must end in one of .{', .'.join(_PLOT_FORMATS)}; got {args.plot!r}")
     try:
         if two:
             result: Any = train_two_stage(TrainConfig(**kw), baseline=not args.no_baseline)
@@ -186,6 +197,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"training diverged: {exc}") from exc
     if runs[0].rank != 0:
         return 0
+    if args.plot is not None:
+        _plot(runs, Path(args.plot))
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2))
         return 0
@@ -211,3 +224,28 @@ def run(args: argparse.Namespace) -> int:
     print("test_acc: test accuracy of the weights of best_epoch (best val_acc), the only test evaluation")
     print(f"total {total:.1f} s; share past the first half-period = share of latent weights with |ω₀w| > π/2")
     return 0
+
+
+def _plot(runs: list[Any], path: Path) -> None:
+    """Monitor trajectories of the BiPer runs, stage 2 after stage 1 on one epoch axis."""
+    from matplotlib.figure import Figure
+
+    from biper_theory import figures
+    from biper_theory._io import write_json
+
+    rows: list[dict[str, Any]] = []
+    offset, switch = 0, None
+    for r in runs:
+        if not r.monitor:
+            continue
+        if rows:
+            switch = offset
+        rows += [{**row, "run": r.config.label, "epoch": row["epoch"] + offset} for row in r.monitor]
+        offset += r.config.epochs
+    if not rows:
+        raise UsageError("--plot: no run recorded monitor rows (the full-precision baseline has none)")
+    panels = figures.MONITOR_PANELS
+    fig = Figure(figsize=(3.2 * len(panels), 2.9), layout="constrained")
+    figures.monitor_trajectories(rows, list(fig.subplots(1, len(panels))), switch_epoch=switch)
+    figures.save_figure(fig, path, format=path.suffix.lower().lstrip("."))
+    write_json(path.with_name(path.name + ".json"), rows)
