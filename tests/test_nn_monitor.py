@@ -269,3 +269,18 @@ def test_readme_plain_loop_records_per_epoch_rows() -> None:
     assert [r["epoch"] for r in overall] == [0, 1, 2, 3]
     assert overall[0]["flip_ratio"] is None and all(0 <= r["flip_ratio"] <= 1 for r in overall[1:])
     json.dumps(monitor.history, allow_nan=False)
+
+
+def test_heavier_laws_on_request_are_laws_fit() -> None:
+    torch.manual_seed(1)
+    model = _OfficialNet()
+    rows = layer_records(model, omega0=20.0, laws=("gennorm", "t", "laplace"))
+    w = model.layer1[0].conv2.weight.detach().double().numpy()
+    for name in ("gennorm", "t"):
+        law = laws.fit(name, w)
+        got = rows[1]["laws"][name]
+        assert got["params"] == pytest.approx(law.params, rel=1e-12)
+        assert got["aic"] == pytest.approx(law.aic, rel=1e-12)
+        assert got["qe_model"] == pytest.approx(float(law.quantization_error(omega0=20.0)), rel=1e-10)
+    assert rows[1]["best_law"] == laws.best_by_aic({n: laws.fit(n, w) for n in ("gennorm", "t", "laplace")})
+    json.dumps(rows, allow_nan=False)
