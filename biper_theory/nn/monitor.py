@@ -5,7 +5,7 @@ quantities of the paper's QE analysis on the *current* latent weights :math:`w` 
 :math:`\hat w = \sin(\omega_0 w)`; :class:`QEMonitor` calls it at a chosen interval, adds the
 **flip ratio** (the share of binary weights :math:`\operatorname{sign}\hat w` that changed since
 the previous record, as larq's ``FlipRatio`` metric does for :math:`\operatorname{sign} w`) and
-keeps the rows in :attr:`QEMonitor.history`, ready for :func:`json.dumps` (no NaN, no infinity).
+keeps the rows in ``QEMonitor.history``, ready for :func:`json.dumps` (no NaN, no infinity).
 
 A plain training loop needs three lines::
 
@@ -19,7 +19,7 @@ convolutions are the block convolutions ``layerX.Y.convZ`` / ``binary_conv`` and
 ``alpha`` parameter) works as well when ω₀ is given: ``QEMonitor(model, omega0=20)``.
 
 What one row holds (``layer`` is the layer's qualified name or ``"overall"``)
---------------------------------------------------------------------------
+-----------------------------------------------------------------------------
 ``n``, ``omega0``
     number of latent weights and the layer's ω₀.
 ``second_moment``, ``gamma_star``, ``qe_measured``
@@ -444,7 +444,7 @@ class QEMonitor:
 
     @torch.no_grad()
     def record(self, *, epoch: int | None = None, step: int | None = None) -> list[dict[str, Any]]:
-        """Measure now; append the rows to :attr:`history` and return them (``overall`` last)."""
+        """Measure now; append the rows to ``history`` and return them (``overall`` last)."""
         layers = _binarized_layers(self.model, self.omega0)  # parameters may have been replaced
         rows = _rows(layers, self.laws)
         # the binary weights as the forward pass computes them (in the weights' own dtype)
