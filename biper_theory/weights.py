@@ -263,6 +263,24 @@ class LawFit:
     loc_fixed: bool
     estimator: str
 
+    def as_law(self, i: int = 0) -> Any:
+        """Entry ``i`` (a channel; ignored for a 0-d fit) as a :mod:`biper_theory.laws` object,
+        with this fit's log-likelihood, AIC and KS test (no refit)."""
+
+        def at(v: np.ndarray) -> float:
+            return float(v) if v.ndim == 0 else float(v[i])
+
+        return _law_class(self.law)(
+            **{"b" if self.law == "laplace" else "sigma": at(self.scale)},
+            loc=at(self.loc),
+            loc_fixed=self.loc_fixed,
+            loglik=at(self.loglik),
+            aic=at(self.aic),
+            ks_statistic=at(self.ks_statistic),
+            ks_pvalue=at(self.ks_pvalue),
+            n=self.n,
+        )
+
 
 _ESTIMATORS = {
     ("laplace", True): "MLE, loc fixed at 0: b = mean|w| (scipy.stats.laplace.fit(w, floc=0))",
