@@ -708,8 +708,9 @@ def fit_layer_laws(
         return {k: fit_layer_law(ws[k], law, fix_loc=fix_loc, fit_size=fit_size, rng=rng) for k in names}
     if fit_size is not None and (isinstance(fit_size, bool) or int(fit_size) != fit_size or fit_size < 2):
         raise ValueError(f"fit_size must be an integer >= 2 or None; got {fit_size!r}")
-    full = {k: check_weights(ws[k]) for k in names}
-    subs = {k: subsample(x, fit_size, rng) for k, x in full.items()}
+    # the seeded subsample of each unit's flat weights (the same draw as laws.fit's), converted
+    # to float64 and checked alone: no float64 copy of every weight
+    subs = {k: check_weights(subsample(np.asarray(ws[k]).reshape(-1), fit_size, rng)) for k in names}
     wanted = _laws.FITTED if law == "auto" else (law,)
     rows: dict[str, list[Law]] = {}
     for name in ("gennorm", "t"):
@@ -731,5 +732,5 @@ def fit_layer_laws(
         elif closed_form is not None and chosen in closed_form[k]:
             out[k] = closed_form[k][chosen]
         else:
-            out[k] = fit_layer_law(full[k], chosen, fix_loc=True, fit_size=fit_size, rng=rng)
+            out[k] = fit_layer_law(ws[k], chosen, fix_loc=True, fit_size=fit_size, rng=rng)
     return out
