@@ -274,7 +274,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 _LAW_FIT_NOTE = (
-    "maximum likelihood (scipy.stats <law>.fit, loc fixed at 0 unless --free-loc) per layer; laplace and "
+    "maximum likelihood per layer, loc fixed at 0 unless --free-loc (laplace, gaussian: closed form; "
+    "gennorm, t: profile likelihood over the shape, scipy.stats <law>.fit with --free-loc); laplace and "
     "gaussian on every weight, gennorm, t and empirical on a seeded subsample of {m} weights; auto: the "
     "lowest AIC of laplace, gaussian, gennorm, t on that subsample (k counts shape, scale and a free loc)"
 )
