@@ -215,12 +215,12 @@ def phase_statistics_from_sums(
     -----
     With :math:`c = \cos 2\omega_0 w = 1 - 2\hat w^2`:
 
-    .. math:: ar c = 1 - rac{2}{n}\sum\hat w^2, \qquad
-              s_c^2 = rac{4}{n-1}\Big(\sum\hat w^4 - rac1nig(\sum\hat w^2ig)^2\Big),
+    .. math:: \bar c = 1 - \frac{2}{n}\sum\hat w^2, \qquad
+              s_c^2 = \frac{4}{n-1}\Big(\sum\hat w^4 - \frac1n\big(\sum\hat w^2\big)^2\Big),
 
     the same statistics as :func:`phase_statistics` (which forms c per weight in float64).
     From the pass's float32 sums they agree with it to ~1e-7 (relative for :math:`s_c^2`,
-    absolute for :math:`ar c`, measured in ``tests/test_phase.py``); the crest count is
+    absolute for :math:`\bar c`, measured in ``tests/test_phase.py``); the crest count is
     exact for the float32 ŵ the pass forms, and equals the float64 count except for weights
     whose :math:`|\hat w|` is within float32 rounding (~6e-8) of the threshold. Not in the paper.
     """

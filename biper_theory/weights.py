@@ -1194,7 +1194,7 @@ class PhaseSums:
     """What the pass summed for the phase statistics of each unit (the layer, or each channel).
 
     ``n`` weights per unit; ``sum_sq`` Σŵ², ``sum_fourth`` Σŵ⁴, ``crest`` the count of
-    |ŵ| > ``threshold`` (arrays of shape (1,) for a layer, (channels,) per channel),
+    ``|ŵ|`` > ``threshold`` (arrays of shape (1,) for a layer, (channels,) per channel),
     with ŵ as the pass forms it (float32 unless ``exact``; see :func:`_row_sums`). Passed to
     :func:`biper_theory.phase.phase_statistics_from_sums`.
     """
@@ -1528,7 +1528,7 @@ def analyze_layers(
     from ``rng``. Each layer is read once by the pass (and once more by the comparison pass of
     the centred scale estimator, unless ``centred_scale=False``); the KS tests of all layers
     and the closed forms of all layers are evaluated together. ``phase_threshold`` (in [0, 1)):
-    the same pass also sums Σŵ⁴ and counts |ŵ| above it, for
+    the same pass also sums Σŵ⁴ and counts ``|ŵ|`` above it, for
     :func:`biper_theory.phase.phase_statistics_from_sums` (``LayerAnalysis.phase_sums``).
     """
     if not isinstance(layers, Mapping):
