@@ -26,8 +26,8 @@ How the grid is shared between workers (not in Optuna's defaults, chosen here)
   a finished study runs 0 trials. The same name with another spec (grid or training
   settings) is refused before anything trains.
 - ``search`` mode asks Optuna's TPE sampler for ω₀ on a log scale between two bounds; each
-  trial trains every seed at that ω₀ and its value is their mean stage-2 accuracy (validation
-  where the training loop holds one out, else the final test accuracy). Several workers may
+  trial trains every seed at that ω₀ and its value is their mean stage-2 validation accuracy
+  (the test set is never used to choose). Several workers may
   overshoot ``n_trials`` by at most one trial each (the count is read before the trial is
   asked for).
 """
@@ -391,8 +391,8 @@ def objective(trial: optuna.Trial, spec: StudySpec) -> float:
     """Train every run of ``trial`` and record it in the trial's user attributes.
 
     Grid mode: one run at the trial's (ω₀, seed). Search mode: ω₀ from the sampler (log scale),
-    one run per seed. Returns the mean stage-2 accuracy used to rank ω₀: validation accuracy
-    when the training loop reports one, else the final test accuracy.
+    one run per seed. Returns the mean stage-2 accuracy used to rank ω₀: the best validation
+    accuracy, or (with ``val_fraction=0``) the last epoch's test accuracy.
     """
     if spec.search:
         omega0 = trial.suggest_float("omega0", spec.omega0[0], spec.omega0[1], log=True)
@@ -418,7 +418,7 @@ def run_record(spec: StudySpec, omega0: float, seed: int) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     s1 = stage_record(result.stage1)
     s2 = stage_record(result.stage2)
-    sw = switch_record(result, s1)
+    sw = switch_record(result)
     objective_value = s2["val_accuracy"] if s2["val_accuracy"] is not None else s2["test_accuracy"]
     return {
         "omega0": float(omega0),

@@ -1,32 +1,34 @@
 r"""What a study records about one run: accuracies, the stage switch, and the weights at each stage's end.
 
 The layer statistics come from :func:`biper_theory.nn.monitor.layer_records` (per binarized
-layer and ``overall``: the law fits, the measured QE, the model QE per law, the share past the
-half period, the sign flips) and are stored under stable flat names (:data:`LAYER_FIELDS`) so
-that the export's columns do not depend on how the monitor nests them.
-
-Names of the layer fields (per layer and ``overall``; not in the paper, these are the
-toolkit's):
+layer and ``overall``) and are stored under flat names (:data:`LAYER_FIELDS`) so that the
+export's columns do not depend on how the monitor nests them. Names (not in the paper; the
+quantities are those of :mod:`biper_theory.nn.monitor`):
 
 ``n``
     number of latent weights.
 ``qe``
-    measured :math:`QE^* = E\hat w^2 - (E|\hat w|)^2` with :math:`\hat w = \sin(\omega_0 w)`
-    (Eq. (5)–(7) of Vargas et al. (2024) at the optimal γ, averaged over the weights).
+    measured :math:`QE^* = E\hat w^2 - (E|\hat w|)^2`, :math:`\hat w = \sin(\omega_0 w)`
+    (eq. (7) of Vargas et al. (2024) at :math:`\gamma^*`, eq. (8), on the layer's weights;
+    ``overall`` is the ``n``-weighted mean over the layers).
+``gamma_star``, ``alpha_over_gamma_star``, ``qe_alpha``
+    :math:`\gamma^* = E|\hat w|`, the learned scale α against it, and the QE at α.
 ``share_past_half_period``, ``sign_flipped``
     measured shares of weights with :math:`|\omega_0 w| > \pi/2` and with
-    :math:`\operatorname{sign}\sin(\omega_0 w) \ne \operatorname{sign} w`.
-``<law>.scale``, ``<law>.a``
-    the fitted scale of each law (Laplace :math:`\hat b`, Gaussian :math:`\hat\sigma`, …) and
-    the dimensionless :math:`a = \text{scale}\cdot\omega_0`.
-``<law>.qe``, ``<law>.share_past_half_period``, ``<law>.sign_flip``
-    what that fitted law predicts for the three measured quantities.
+    :math:`\operatorname{sign}\hat w \ne \operatorname{sign} w`.
+``<law>.scale``, ``<law>.a``, ``<law>.aic``
+    the fitted scale of each law (Laplace :math:`\hat b`, Gaussian :math:`\hat\sigma`), the
+    dimensionless :math:`a = \text{scale}\cdot\omega_0` and the fit's AIC.
+``<law>.qe``, ``<law>.gamma_star``, ``<law>.share_past_half_period``
+    what that fitted law predicts for the measured quantities.
+``best_law``
+    the law with the lowest AIC (a string).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["LAWS", "LAYER_FIELDS", "layer_fields", "stage_record", "switch_record"]
@@ -38,9 +40,13 @@ LAWS: tuple[str, ...] = ("laplace", "gaussian")
 LAYER_FIELDS: tuple[str, ...] = (
     "n",
     "qe",
+    "gamma_star",
+    "alpha_over_gamma_star",
+    "qe_alpha",
     "share_past_half_period",
     "sign_flipped",
-    *(f"{law}.{q}" for law in LAWS for q in ("scale", "a", "qe", "share_past_half_period", "sign_flip")),
+    *(f"{law}.{q}" for law in LAWS for q in ("scale", "a", "aic", "qe", "gamma_star", "share_past_half_period")),
+    "best_law",
 )
 
 
@@ -55,120 +61,74 @@ def _num(x: Any) -> float | None:
 def stage_record(result: Any) -> dict[str, Any]:
     """Accuracies, timing and layer statistics of one stage's :class:`~biper_theory.nn.train.TrainResult`.
 
-    ``val_accuracy`` is the best validation accuracy and ``test_accuracy`` the test accuracy
-    at that epoch when the loop holds out a validation split (``selection = "validation"``);
-    without one, ``val_accuracy`` is ``None`` and ``test_accuracy`` is the final epoch's
-    (``selection = "final epoch"``), never the best test epoch.
+    ``val_accuracy`` is the best validation accuracy and ``test_accuracy`` the test accuracy of
+    the weights of that epoch, the stage's only test evaluation (``selection = "val"``); without
+    a validation split the last epoch is taken (``selection = "last"``, ``val_accuracy`` None).
+    ``layers`` describes those same weights; ``trajectory`` holds the ``overall`` monitor row
+    of every epoch (epoch 0 = before training).
     """
-    val = getattr(result, "best_val_accuracy", None)
-    if val is not None:
-        test = result.test_accuracy_at_best
-        selection = "validation"
-    else:
-        test = result.final_test_accuracy
-        selection = "final epoch"
     model = result.model
     omega0 = float(result.config.omega0)
     return {
-        "val_accuracy": _num(val),
-        "test_accuracy": _num(test),
-        "final_test_accuracy": _num(result.final_test_accuracy),
+        "val_accuracy": _num(result.best_val_accuracy),
+        "test_accuracy": _num(result.test_accuracy_at_best),
         "best_epoch": int(result.best_epoch),
-        "selection": selection,
+        "selection": str(result.selection),
         "epochs": [{k: _num(v) for k, v in row.items()} for row in result.epochs],
         "seconds": _num(result.timings.get("total_s")),
         "train_seconds": _num(result.timings.get("train_s")),
         "layers": layer_fields(model, omega0) if model is not None else {},
+        "trajectory": [
+            {"epoch": row.get("epoch"), **_flat(row)} for row in result.monitor if row.get("layer") == "overall"
+        ],
     }
 
 
-def switch_record(result: Any, stage1: Mapping[str, Any]) -> dict[str, Any]:
+def switch_record(result: Any) -> dict[str, Any]:
     """Accuracy of the stage-1 weights binarized before any stage-2 step, and the drop it causes.
 
-    ``drop_val`` / ``drop_test`` = stage-1 accuracy (at its chosen epoch) − switch accuracy;
-    ``None`` where the training loop does not measure the switch.
+    From the stage-2 :class:`~biper_theory.nn.train.TrainResult`: the same weights under the
+    stage-1 forward and under the binary forward; ``drop_* = stage-1 forward − binary``.
     """
     s2 = result.stage2
-    val = _num(getattr(s2, "switch_val_accuracy", None))
-    test = _num(getattr(s2, "switch_test_accuracy", None))
-    v1, t1 = stage1.get("val_accuracy"), stage1.get("test_accuracy")
     return {
-        "val_accuracy": val,
-        "test_accuracy": test,
-        "drop_val": None if val is None or v1 is None else v1 - val,
-        "drop_test": None if test is None or t1 is None else t1 - test,
+        "val_accuracy": _num(s2.switch_val_accuracy),
+        "test_accuracy": _num(s2.switch_test_accuracy),
+        "stage1_forward_val_accuracy": _num(s2.switch_stage1_val_accuracy),
+        "stage1_forward_test_accuracy": _num(s2.switch_stage1_test_accuracy),
+        "drop_val": _num(s2.switch_val_drop),
+        "drop_test": _num(s2.switch_test_drop),
     }
 
 
-def layer_fields(model: Any, omega0: float) -> dict[str, dict[str, float | None]]:
+def layer_fields(model: Any, omega0: float) -> dict[str, dict[str, Any]]:
     """Per binarized layer and ``overall``: the :data:`LAYER_FIELDS` of the latent weights."""
-    try:
-        from biper_theory.nn.monitor import layer_records
-    except ImportError:
-        return _from_weights(model, omega0)
-    rows = layer_records(model, omega0=omega0, laws=LAWS)
-    return {str(row["name"]): _flat(row) for row in rows}
+    from biper_theory.nn.monitor import layer_records
+
+    return {str(row["layer"]): _flat(row) for row in layer_records(model, omega0=omega0, laws=LAWS)}
 
 
-def _flat(row: Mapping[str, Any]) -> dict[str, float | None]:
+def _flat(row: Mapping[str, Any]) -> dict[str, Any]:
     """Map one row of ``layer_records`` onto :data:`LAYER_FIELDS`."""
-    out: dict[str, float | None] = {"n": _num(row.get("n"))}
-    out["qe"] = _num(_first(row, ("qe_measured", "measured_qe", "quantization_error")))
-    out["share_past_half_period"] = _num(_first(row, ("share_past_half_period",)))
-    out["sign_flipped"] = _num(_first(row, ("share_sign_flipped", "sign_flipped", "sign_flip")))
+    out: dict[str, Any] = {
+        "n": _num(row.get("n")),
+        "qe": _num(row.get("qe_measured")),
+        "gamma_star": _num(row.get("gamma_star")),
+        "alpha_over_gamma_star": _num(row.get("alpha_over_gamma_star")),
+        "qe_alpha": _num(row.get("qe_alpha")),
+        "share_past_half_period": _num(row.get("share_past_half_period")),
+        "sign_flipped": _num(row.get("share_sign_flipped")),
+    }
     laws = row.get("laws") or {}
     for law in LAWS:
-        fit = laws.get(law, {}) if isinstance(laws, Mapping) else {}
-        out[f"{law}.scale"] = _num(_first(fit, ("scale",)))
-        out[f"{law}.a"] = _num(_first(fit, ("a", "dimensionless")))
-        out[f"{law}.qe"] = _num(_first(fit, ("qe", "quantization_error", "qe_model")))
-        out[f"{law}.share_past_half_period"] = _num(_first(fit, ("share_past_half_period",)))
-        out[f"{law}.sign_flip"] = _num(_first(fit, ("sign_flip_probability", "sign_flip")))
-    return out
-
-
-def _first(d: Mapping[str, Any], keys: Iterable[str]) -> Any:
-    for k in keys:
-        if k in d:
-            return d[k]
-    return None
-
-
-def _from_weights(model: Any, omega0: float) -> dict[str, dict[str, float | None]]:
-    """The same fields from :func:`biper_theory.weights.analyze_layers` (Laplace and Gaussian fits)."""
-    import numpy as np
-    import torch
-
-    from biper_theory import weights
-    from biper_theory.nn.layers import iter_biper_layers
-
-    with torch.no_grad():
-        layers = {
-            name: layer.weight.detach().to("cpu", torch.float64).numpy().ravel()
-            for name, layer in iter_biper_layers(model)
-        }
-    if not layers:
-        return {}
-    layers["overall"] = np.concatenate(list(layers.values()))
-    analyses = weights.analyze_layers(layers, omega0=omega0, centred_scale=False, exact=True)
-    out: dict[str, dict[str, float | None]] = {}
-    for name, an in analyses.items():
-        w = layers[name]
-        wh = np.sin(omega0 * w)
-        row: dict[str, float | None] = {
-            "n": float(w.size),
-            "qe": _num(an.empirical.quantization_error),
-            "share_past_half_period": _num(an.empirical.share_past_half_period),
-            "sign_flipped": _num(np.mean((np.sign(wh) != np.sign(w)) & (w != 0))),
-        }
-        for law, fit, q in (
-            ("laplace", an.fits.laplace, an.model),
-            ("gaussian", an.fits.gaussian, an.gaussian_model),
-        ):
-            row[f"{law}.scale"] = _num(fit.scale)
-            row[f"{law}.a"] = _num(float(fit.scale) * omega0)
-            row[f"{law}.qe"] = _num(q.quantization_error)
-            row[f"{law}.share_past_half_period"] = _num(q.share_past_half_period)
-            row[f"{law}.sign_flip"] = _num(q.sign_flip_probability)
-        out[name] = row
+        fit = laws.get(law) or {}
+        out[f"{law}.scale"] = _num(fit.get("scale"))
+        out[f"{law}.a"] = _num(fit.get("a"))
+        out[f"{law}.aic"] = _num(fit.get("aic"))
+        out[f"{law}.qe"] = _num(fit.get("qe_model"))
+        out[f"{law}.gamma_star"] = _num(fit.get("gamma_star_model"))
+        out[f"{law}.share_past_half_period"] = _num(fit.get("share_past_half_period_model"))
+    out["best_law"] = row.get("best_law")
+    if "flip_ratio" in row:
+        out["flip_ratio"] = _num(row.get("flip_ratio"))
     return out
