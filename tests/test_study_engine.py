@@ -59,7 +59,7 @@ def test_spec_rejects_bad_input(kwargs: dict[str, Any], match: str) -> None:
 def test_spec_json_round_trip_and_cells() -> None:
     spec = StudySpec(omega0=(2, 5.5), seeds=(0, 3), train={"epochs": 2})
     assert StudySpec.from_json(spec.to_json()) == spec
-    assert spec.cells() == [(2.0, 0), (2.0, 3), (5.5, 0), (5.5, 3)]
+    assert spec.cells() == [(2.0, 0), (5.5, 0), (2.0, 3), (5.5, 3)]
     search = StudySpec(omega0=(2, 80), seeds=(0,), search=True, n_trials=4)
     assert StudySpec.from_json(search.to_json()) == search and search.cells() == []
 
@@ -105,7 +105,7 @@ def test_grid_runs_once_and_resumes_with_nothing(tmp_path: Path) -> None:
     assert run_worker(url, "g", spec, objective_fn=_fake_objective) == 0
     study = open_study(open_storage(url), "g")
     done = study.get_trials(states=(TrialState.COMPLETE,))
-    assert sorted((t.params["omega0"], t.params["seed"]) for t in done) == spec.cells()
+    assert sorted((t.params["omega0"], t.params["seed"]) for t in done) == sorted(spec.cells())
     assert len(study.trials) == 4
 
 
@@ -145,7 +145,7 @@ def test_two_processes_share_a_grid_without_duplicates(tmp_path: Path) -> None:
     study = open_study(open_storage(url), "two")
     cells = [(t.params["omega0"], t.params["seed"]) for t in study.trials]
     assert sum(counts) == len(spec.cells()) == len(study.trials)
-    assert sorted(cells) == spec.cells()  # every cell once, none twice
+    assert sorted(cells) == sorted(spec.cells())  # every cell once, none twice
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
 
 
@@ -164,7 +164,7 @@ def test_dead_worker_trial_is_rerun(tmp_path: Path) -> None:
     states = sorted(t.state.name for t in trials)
     assert states == ["COMPLETE", "COMPLETE", "FAIL"]
     done = sorted((t.params["omega0"], t.params["seed"]) for t in trials if t.state == TrialState.COMPLETE)
-    assert done == spec.cells()
+    assert done == sorted(spec.cells())
 
 
 def test_search_mode_stops_at_n_trials(tmp_path: Path) -> None:

@@ -175,8 +175,11 @@ class StudySpec:
         )
 
     def cells(self) -> list[tuple[float, int]]:
-        """The (ω₀, seed) cells of the grid, ω₀ outermost (empty in search mode)."""
-        return [] if self.search else [(w, s) for w in self.omega0 for s in self.seeds]
+        """The (ω₀, seed) cells of the grid in queue order, seed outermost (empty in search mode).
+
+        Seed outermost: a study stopped early holds whole sweeps over ω₀ for the first seeds.
+        """
+        return [] if self.search else [(w, s) for s in self.seeds for w in self.omega0]
 
     def train_config(self, omega0: float, seed: int) -> Any:
         """The :class:`~biper_theory.nn.train.TrainConfig` of one run (checks the settings)."""
