@@ -23,6 +23,7 @@ from .bench_conv import bench_conv
 from .bench_montecarlo import bench_montecarlo
 from .bench_pick_omega import bench_pick_omega
 from .bench_reproduce import bench_reproduce
+from .bench_study import bench_study
 
 __all__ = ["BENCHMARKS", "DEFAULT_OUT", "machine_line", "main", "readme_section", "render_table", "run"]
 
@@ -46,6 +47,11 @@ BENCHMARKS: dict[str, tuple[Callable[[Config], Result], str, str]] = {
         "BiPerConv2d time <= 1.10 x sign-STE conv (stage 2, 1W1A)",
     ),
     "reproduce": (bench_reproduce, "wall time of biper-theory reproduce", "< 60 s"),
+    "study": (
+        bench_study,
+        "study trial epoch vs plain FP loop; workers x threads",
+        "trial epoch <= 1.10 x plain full-precision loop; digits 2x2x1-epoch study <= 120 s",
+    ),
 }
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"

@@ -1394,8 +1394,11 @@ def study_panels(
         ax.scatter(x_runs, y_runs, s=12, color="0.6", zorder=2, label="runs (one per seed)")
         mean = col(per, "accuracy_mean")
         lo, hi = col(per, "accuracy_ci_low"), col(per, "accuracy_ci_high")
-        err = np.vstack([mean - np.where(np.isfinite(lo), lo, mean), np.where(np.isfinite(hi), hi, mean) - mean])
-        ax.errorbar(om, mean, yerr=err, color="k", marker="o", ms=4, capsize=3, zorder=3, label="mean, 95 % CI")
+        lo, hi = np.where(np.isfinite(lo), lo, mean), np.where(np.isfinite(hi), hi, mean)
+        ax.errorbar(
+            om, mean, yerr=np.vstack([mean - lo, hi - mean]), color="k", marker="o", ms=4, capsize=3,
+            zorder=3, label="mean, 95 % CI",
+        )  # fmt: skip
         ax.set_xscale("log")
         ax.set_ylabel(outcome.replace("_", " "))
         qe_ax = ax.twinx()
@@ -1416,7 +1419,10 @@ def study_panels(
             ax_drop.scatter(x_runs, d_runs, s=12, color="0.6")
             ax_drop.plot(om, col(per, "switch_drop_mean"), color="k", marker="o", ms=4)
         else:
-            ax_drop.text(0.5, 0.5, "switch accuracy not recorded", ha="center", va="center", transform=ax_drop.transAxes)
+            ax_drop.text(
+                0.5, 0.5, "switch accuracy not recorded", ha="center", va="center",
+                transform=ax_drop.transAxes,
+            )  # fmt: skip
         ax_drop.axhline(0.0, color="0.8", lw=0.8)
         ax_drop.set_ylabel("drop at the switch")
         ax_drop.set_xlabel(r"$\omega_0$")

@@ -46,9 +46,13 @@ def _fake_objective(trial: Any, spec: StudySpec) -> float:
         pytest.param({"omega0": (2.0,), "seeds": (1, 1)}, "distinct", id="duplicate-seed"),
         pytest.param({"omega0": (2.0,), "seeds": (-1,)}, ">= 0", id="negative-seed"),
         pytest.param({"omega0": (2.0, 80.0), "seeds": (0,), "search": True}, "n_trials", id="search-no-n"),
-        pytest.param({"omega0": (2.0,), "seeds": (0,), "search": True, "n_trials": 3}, "two bounds", id="one-bound"),
+        pytest.param(
+            {"omega0": (2.0,), "seeds": (0,), "search": True, "n_trials": 3}, "two bounds", id="one-bound"
+        ),
         pytest.param({"omega0": (2.0,), "seeds": (0,), "n_trials": 3}, "only applies", id="grid-n-trials"),
-        pytest.param({"omega0": (2.0,), "seeds": (0,), "train": {"omega0": 3}}, "set by the study", id="reserved"),
+        pytest.param(
+            {"omega0": (2.0,), "seeds": (0,), "train": {"omega0": 3}}, "set by the study", id="reserved"
+        ),
     ],
 )
 def test_spec_rejects_bad_input(kwargs: dict[str, Any], match: str) -> None:

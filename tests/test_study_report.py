@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 pytest.importorskip("statsmodels", reason="statsmodels is needed by study report")
-from scipy import stats  # noqa: E402
+from scipy import stats
 
-from biper_theory.study.report import partial_spearman, render_text, study_report, write_report  # noqa: E402
+from biper_theory.study.report import partial_spearman, render_text, study_report, write_report
 
 OMEGAS = (2.0, 5.0, 20.0, 80.0)
 SEEDS = (0, 1, 2, 3, 4, 5)

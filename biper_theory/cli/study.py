@@ -37,7 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument("--search", action="store_true", help="search ω₀ with Optuna's TPE sampler")
     run.add_argument("--n-trials", type=int, default=None, help="with --search: how many ω₀ to try")
     run.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
-    run.add_argument("--dataset", default="digits", help="digits (default), fashion-mnist, mnist, cifar10, ...")
+    run.add_argument(
+        "--dataset", default="digits", help="digits (default), fashion-mnist, mnist, cifar10, ..."
+    )
     run.add_argument("--arch", default=None, help="architecture (default resnet-small)")
     run.add_argument("--epochs", type=int, default=None, help="epochs per stage (default 20)")
     run.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.1 / 0.01)")
@@ -49,9 +51,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument("--data-dir", default=None, help="folder with the dataset's files")
     run.add_argument("--device", default=None, help="cpu (default), cuda or cuda:N")
     run.add_argument("--num-threads", type=int, default=None, help="CPU threads per worker (default 1)")
-    run.add_argument("--val-fraction", type=float, default=None, help="validation share of the training files")
+    run.add_argument(
+        "--val-fraction", type=float, default=None, help="validation share of the training files"
+    )
     run.add_argument("--split-seed", type=int, default=None, help="seed of the validation split")
-    run.add_argument("--train-subset", type=int, default=None, help="train on a stratified subset of N images")
+    run.add_argument(
+        "--train-subset", type=int, default=None, help="train on a stratified subset of N images"
+    )
 
     exp = sub.add_parser("export", help="one row per trial (and seed), CSV or JSON")
     exp.add_argument("--storage", default=None, help=_STORAGE_HELP)
@@ -63,14 +69,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     rep.add_argument("--storage", default=None, help=_STORAGE_HELP)
     rep.add_argument("--name", default=None, help="study name (or give --from an export)")
     rep.add_argument("--from", dest="from_file", default=None, help="an export file (.csv or .json) instead")
-    rep.add_argument("--reference", type=float, default=None, help="reference ω₀ of paired differences (default 20)")
+    rep.add_argument(
+        "--reference", type=float, default=None, help="reference ω₀ of paired differences (default 20)"
+    )
     rep.add_argument(
         "--accuracy",
         choices=("test", "val"),
         default="test",
         help="which stage-2 accuracy to analyse (default test, at the validation-chosen epoch)",
     )
-    rep.add_argument("--out", default=None, help="folder for report.json and the figure (default: print only)")
+    rep.add_argument(
+        "--out", default=None, help="folder for report.json and the figure (default: print only)"
+    )
     rep.add_argument("--format", choices=("text", "json"), default="text")
 
 
@@ -144,13 +154,18 @@ def _worker(storage: str, name: str, spec_json: dict[str, Any], total: int | Non
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        import optuna  # noqa: F401  (checked here so the message names the extra)
+        import optuna
     except ModuleNotFoundError as exc:
-        raise UsageError(f"biper-theory study needs Optuna ({exc}): pip install 'biper-theory[study]'") from exc
+        raise UsageError(
+            f"biper-theory study needs Optuna ({exc}): pip install 'biper-theory[study]'"
+        ) from exc
     try:
         from biper_theory.study.engine import open_storage, open_study, resolve_storage
     except ModuleNotFoundError as exc:
         raise UsageError(f"biper-theory study needs torch ({exc}): pip install 'biper-theory[nn]'") from exc
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per trial instead
     spec = _spec(args)
     storage = resolve_storage(args.storage)
     study = open_study(open_storage(storage), args.name, spec)  # creates, or checks the stored spec
@@ -164,7 +179,8 @@ def _run(args: argparse.Namespace) -> int:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(args.workers) as pool:
             jobs = [
-                pool.apply_async(_worker, (storage, args.name, spec.to_json(), total)) for _ in range(args.workers)
+                pool.apply_async(_worker, (storage, args.name, spec.to_json(), total))
+                for _ in range(args.workers)
             ]
             ran = sum(j.get() for j in jobs)
     from optuna.trial import TrialState
@@ -182,7 +198,12 @@ def _load(args: argparse.Namespace) -> Any:
     try:
         from biper_theory.study.engine import open_storage, open_study, resolve_storage
     except ModuleNotFoundError as exc:
-        raise UsageError(f"biper-theory study needs Optuna ({exc}): pip install 'biper-theory[study]'") from exc
+        raise UsageError(
+            f"biper-theory study needs Optuna ({exc}): pip install 'biper-theory[study]'"
+        ) from exc
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = resolve_storage(args.storage)
     if args.storage is not None and storage.startswith("sqlite"):
         path = Path(storage.split("://", 1)[1][1:].split("?", 1)[0])

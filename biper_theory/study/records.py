@@ -45,7 +45,11 @@ LAYER_FIELDS: tuple[str, ...] = (
     "qe_alpha",
     "share_past_half_period",
     "sign_flipped",
-    *(f"{law}.{q}" for law in LAWS for q in ("scale", "a", "aic", "qe", "gamma_star", "share_past_half_period")),
+    *(
+        f"{law}.{q}"
+        for law in LAWS
+        for q in ("scale", "a", "aic", "qe", "gamma_star", "share_past_half_period")
+    ),
     "best_law",
 )
 
@@ -79,7 +83,9 @@ def stage_record(result: Any) -> dict[str, Any]:
         "train_seconds": _num(result.timings.get("train_s")),
         "layers": layer_fields(model, omega0) if model is not None else {},
         "trajectory": [
-            {"epoch": row.get("epoch"), **_flat(row)} for row in result.monitor if row.get("layer") == "overall"
+            {"epoch": row.get("epoch"), **_flat(row)}
+            for row in result.monitor
+            if row.get("layer") == "overall"
         ],
     }
 

@@ -181,7 +181,9 @@ def study_report(
             entry[name] = _finite(col.mean()) if col.size else None
         per_omega.append(entry)
 
-    by_cell = {(float(r["omega0"]), int(r["seed"])): float(v) for r, v in zip(rows, y, strict=True) if np.isfinite(v)}
+    by_cell = {
+        (float(r["omega0"]), int(r["seed"])): float(v) for r, v in zip(rows, y, strict=True) if np.isfinite(v)
+    }
     paired = []
     for w in omegas:
         if w == ref:
@@ -190,12 +192,19 @@ def study_report(
         a = np.array([by_cell[(w, s)] for s in common])
         b = np.array([by_cell[(ref, s)] for s in common])
         d = a - b
-        entry = {"omega0": w, "reference": ref, "n": len(common), "mean_difference": _finite(d.mean()) if d.size else None}
+        entry = {
+            "omega0": w,
+            "reference": ref,
+            "n": len(common),
+            "mean_difference": _finite(d.mean()) if d.size else None,
+        }
         entry.update({"ci_low": None, "ci_high": None, "t_pvalue": None, "wilcoxon_pvalue": None})
         if d.size >= 2 and np.ptp(d) > 0:
             res = stats.ttest_rel(a, b)
             ci = res.confidence_interval(0.95)
-            entry.update({"ci_low": _finite(ci.low), "ci_high": _finite(ci.high), "t_pvalue": _finite(res.pvalue)})
+            entry.update(
+                {"ci_low": _finite(ci.low), "ci_high": _finite(ci.high), "t_pvalue": _finite(res.pvalue)}
+            )
         if d.size >= 6 and np.any(d != 0):
             entry["wilcoxon_pvalue"] = _finite(stats.wilcoxon(a, b).pvalue)
         paired.append(entry)
@@ -207,7 +216,9 @@ def study_report(
         if not np.isfinite(values).any():
             continue
         raw = _spearman(values, log_omega)
-        correlations[target].append({"quantity": "log_omega0", "column": "omega0", "raw": raw, "partial": None})
+        correlations[target].append(
+            {"quantity": "log_omega0", "column": "omega0", "raw": raw, "partial": None}
+        )
         for q in QUANTITIES:
             col = f"{stage}.overall.{q}"
             qv = _column(rows, col)
@@ -255,10 +266,18 @@ def _variance_shares(omega: np.ndarray, seeds: np.ndarray, y: np.ndarray) -> dic
     from statsmodels.stats.anova import anova_lm
 
     ok = np.isfinite(y)
-    out: dict[str, Any] = {"omega0": None, "seed": None, "residual": None, "omega0_pvalue": None, "seed_pvalue": None}
-    if len(np.unique(omega[ok])) < 2 or len(np.unique(seeds[ok])) < 2 or ok.sum() <= len(np.unique(omega[ok])) + len(
-        np.unique(seeds[ok])
-    ) - 1:
+    out: dict[str, Any] = {
+        "omega0": None,
+        "seed": None,
+        "residual": None,
+        "omega0_pvalue": None,
+        "seed_pvalue": None,
+    }
+    if (
+        len(np.unique(omega[ok])) < 2
+        or len(np.unique(seeds[ok])) < 2
+        or ok.sum() <= len(np.unique(omega[ok])) + len(np.unique(seeds[ok])) - 1
+    ):
         return out
     df = pd.DataFrame({"y": y[ok], "omega0": omega[ok], "seed": seeds[ok]})
     table = anova_lm(smf.ols("y ~ C(omega0) + C(seed)", data=df).fit(), typ=2)
@@ -284,11 +303,14 @@ def _fmt(x: Any, spec: str = ".4f") -> str:
 def render_text(result: Mapping[str, Any]) -> str:
     """The report as plain text: the per-ω₀ table, the paired differences, the correlations."""
     lines = [f"outcome: {result['outcome']} (n = {result['n']}), reference ω₀ = {result['reference']:g}"]
-    lines.append(f"{'ω₀':>8} {'n':>3} {'mean':>7} {'95% CI':>17} {'sd':>7} {'drop':>7} {'QE':>7} {'QE lap':>7}")
+    lines.append(
+        f"{'ω₀':>8} {'n':>3} {'mean':>7} {'95% CI':>17} {'sd':>7} {'drop':>7} {'QE':>7} {'QE lap':>7}"
+    )
     for e in result["per_omega0"]:
         ci = f"[{_fmt(e['accuracy_ci_low'])}, {_fmt(e['accuracy_ci_high'])}]"
         lines.append(
-            f"{e['omega0']:>8g} {e['n']:>3} {_fmt(e['accuracy_mean']):>7} {ci:>17} {_fmt(e['accuracy_sd']):>7} "
+            f"{e['omega0']:>8g} {e['n']:>3} {_fmt(e['accuracy_mean']):>7} {ci:>17} "
+            f"{_fmt(e['accuracy_sd']):>7} "
             f"{_fmt(e['switch_drop_mean']):>7} {_fmt(e['qe_mean']):>7} {_fmt(e['laplace_qe_mean']):>7}"
         )
     lines.append(f"paired differences vs ω₀ = {result['reference']:g} (by seed; t-test):")
@@ -310,7 +332,8 @@ def render_text(result: Mapping[str, Any]) -> str:
     v = result["variance"]
     lines.append(
         f"variance shares: ω₀ {_fmt(v['omega0'], '.3f')}, seed {_fmt(v['seed'], '.3f')}, "
-        f"residual {_fmt(v['residual'], '.3f')}; seed-to-seed sd within ω₀ {_fmt(result['seed_sd_within_omega0'])}"
+        f"residual {_fmt(v['residual'], '.3f')}; "
+        f"seed-to-seed sd within ω₀ {_fmt(result['seed_sd_within_omega0'])}"
     )
     return "\n".join(lines)
 
@@ -332,7 +355,9 @@ def write_report(
     paths = [write_json(folder / "report.json", result)]
     for ext in ("png", "pdf"):
         paths.append(figures.save_figure(fig, folder / f"{name}.{ext}"))
-    table = ["omega0,n,accuracy_mean,accuracy_ci_low,accuracy_ci_high,switch_drop_mean,qe_mean,laplace_qe_mean"]
+    table = [
+        "omega0,n,accuracy_mean,accuracy_ci_low,accuracy_ci_high,switch_drop_mean,qe_mean,laplace_qe_mean"
+    ]
     for e in result["per_omega0"]:
         table.append(
             ",".join(
