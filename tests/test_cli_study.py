@@ -135,6 +135,8 @@ def test_export_has_every_field(done_study: Path, tmp_path: Path, capsys: pytest
                     assert f"{stage}.overall.{field}" in r, field
     doc = json.loads((tmp_path / "e.json").read_text())
     assert doc["meta"]["spec"]["omega0"] == [2.0, 20.0] and "torch" in doc["meta"]["versions"]
+    timing = doc["meta"]["timing"]
+    assert timing["trials"] == 4 and timing["wall_s"] > 0 and timing["trials_per_hour"] > 0
     capsys.readouterr()
     assert main(["study", "export", "--storage", str(done_study), "--name", "d"]) == 0  # CSV on stdout
     assert capsys.readouterr().out.startswith("trial,omega0,seed,")

@@ -202,5 +202,10 @@ def test_real_trial_records_every_field(tmp_path: Path) -> None:
         for fields in layers.values():
             assert set(LAYER_FIELDS) <= set(fields)
             assert 0.0 <= fields["qe"] <= 0.5 and 0.0 <= fields["share_past_half_period"] <= 1.0
-        assert 0.0 <= run[stage]["test_accuracy"] <= 1.0
-    assert trial.value == pytest.approx(run["objective"])
+        assert 0.0 <= run[stage]["test_accuracy"] <= 1.0 and 0.0 <= run[stage]["val_accuracy"] <= 1.0
+        assert run[stage]["selection"] == "val"
+        assert [r["epoch"] for r in run[stage]["trajectory"]] == [0, 1]  # before training, after epoch 1
+    sw = run["switch"]
+    assert sw["drop_test"] == pytest.approx(sw["stage1_forward_test_accuracy"] - sw["test_accuracy"])
+    assert sw["drop_val"] == pytest.approx(sw["stage1_forward_val_accuracy"] - sw["val_accuracy"])
+    assert trial.value == pytest.approx(run["objective"]) and run["objective"] == run["stage2"]["val_accuracy"]

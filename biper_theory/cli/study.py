@@ -215,14 +215,19 @@ def _load(args: argparse.Namespace) -> Any:
 def _export(args: argparse.Namespace) -> int:
     from biper_theory._io import atomic_write
     from biper_theory.study.engine import study_spec
-    from biper_theory.study.export import write_export
+    from biper_theory.study.export import study_timing, write_export
 
     if args.out is not None:
         out = Path(args.out)
         if out.is_dir():
             raise UsageError(f"--out {args.out!r} is a folder; give a file name")
     study = _load(args)
-    meta = {"study": args.name, "spec": study_spec(study).to_json(), "versions": _versions()}
+    meta = {
+        "study": args.name,
+        "spec": study_spec(study).to_json(),
+        "timing": study_timing(study),
+        "versions": _versions(),
+    }
     text = write_export(study, args.format, meta=meta)
     if args.out is None:
         sys.stdout.write(text)

@@ -14,7 +14,15 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["FIXED_COLUMNS", "export_rows", "read_rows", "rows_to_csv", "rows_to_json", "write_export"]
+__all__ = [
+    "FIXED_COLUMNS",
+    "export_rows",
+    "read_rows",
+    "rows_to_csv",
+    "rows_to_json",
+    "study_timing",
+    "write_export",
+]
 
 #: The leading columns of every export, in order; the per-layer columns follow, named
 #: ``stage<k>.<layer>.<field>`` with the fields of :data:`biper_theory.study.records.LAYER_FIELDS`.
@@ -53,6 +61,32 @@ def export_rows(study: Any) -> list[dict[str, Any]]:
             rows.append(_row(t.number, run))
     rows.sort(key=lambda r: (r["omega0"], r["seed"], r["trial"]))
     return rows
+
+
+def study_timing(study: Any) -> dict[str, Any]:
+    """Wall time of the study's COMPLETE trials (first start to last end), busy time, trials per hour.
+
+    From the storage's trial timestamps: ``wall_s`` spans all workers, ``busy_s`` is the sum of
+    the trials' own durations (their ratio is the mean number of trials running at once).
+    """
+    from optuna.trial import TrialState
+
+    done = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.datetime_start is not None and t.datetime_complete is not None
+    ]
+    if not done:
+        return {"trials": 0, "wall_s": None, "busy_s": None, "trials_per_hour": None}
+    wall = (max(t.datetime_complete for t in done) - min(t.datetime_start for t in done)).total_seconds()
+    busy = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in done)
+    return {
+        "trials": len(done),
+        "wall_s": wall,
+        "busy_s": busy,
+        "trials_per_hour": len(done) * 3600.0 / wall if wall > 0 else None,
+        "mean_trial_s": busy / len(done),
+    }
 
 
 def _row(number: int, run: Mapping[str, Any]) -> dict[str, Any]:
