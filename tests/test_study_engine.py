@@ -208,4 +208,6 @@ def test_real_trial_records_every_field(tmp_path: Path) -> None:
     sw = run["switch"]
     assert sw["drop_test"] == pytest.approx(sw["stage1_forward_test_accuracy"] - sw["test_accuracy"])
     assert sw["drop_val"] == pytest.approx(sw["stage1_forward_val_accuracy"] - sw["val_accuracy"])
-    assert trial.value == pytest.approx(run["objective"]) and run["objective"] == run["stage2"]["val_accuracy"]
+    assert (
+        trial.value == pytest.approx(run["objective"]) and run["objective"] == run["stage2"]["val_accuracy"]
+    )
