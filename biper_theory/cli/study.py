@@ -16,7 +16,7 @@ from typing import Any
 
 from . import UsageError
 
-HELP = "run, export and report ω₀ studies (grid or search, on Optuna; any storage URL)"
+HELP = "ω₀ studies on Optuna: run a grid or search, export, report"
 
 _STORAGE_HELP = "Optuna storage URL or SQLite file path (default sqlite:///runs/studies.db)"
 
