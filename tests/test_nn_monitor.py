@@ -16,10 +16,12 @@ torch = pytest.importorskip("torch", reason="biper_theory.nn needs the optional 
 from torch import nn  # noqa: E402
 
 from biper_theory import closed_form as cf  # noqa: E402
+from biper_theory import laws  # noqa: E402
 from biper_theory import weights as wt  # noqa: E402
 from biper_theory.nn import QEMonitor, layer_records  # noqa: E402
 from biper_theory.nn.layers import iter_biper_layers  # noqa: E402
 from biper_theory.nn.models import build_model  # noqa: E402
+from biper_theory.phase import phase_statistics  # noqa: E402
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -79,7 +81,27 @@ def direct(w: np.ndarray, alpha: np.ndarray, omega0: float) -> dict[str, Any]:
     }
 
 
-def assert_row_matches(row: dict[str, Any], ref: dict[str, Any]) -> None:
+def assert_row_matches(row: dict[str, Any], ref: dict[str, Any], w: np.ndarray, omega0: float) -> None:
+    # the fits equal biper_theory.laws' own MLE, and the phase block biper_theory.phase on the weights
+    fits = {name: laws.fit(name, w) for name in ("laplace", "gaussian")}
+    for name, law in fits.items():
+        got = row["laws"][name]
+        assert got["scale"] == pytest.approx(law.scale, rel=1e-12)
+        assert got["params"] == pytest.approx(law.params, rel=1e-12)
+        assert got["aic"] == pytest.approx(law.aic, rel=1e-12)
+        assert got["a"] == pytest.approx(float(law.dimensionless(omega0)), rel=1e-12)
+        assert got["crest_share_model"] == pytest.approx(float(law.crest_share(omega0=omega0)), rel=1e-10)
+        assert got["cos2_mean_model"] == pytest.approx(
+            float(law.cos2_mean(omega0=omega0)), rel=1e-10, abs=1e-14
+        )
+    best = laws.best_by_aic(fits)
+    assert row["best_law"] == best and row["phase"]["law"] == best
+    phase = phase_statistics(w, omega0=omega0, law=fits[best]).as_dict()
+    for key, value in phase.items():
+        if isinstance(value, float):
+            assert row["phase"][key] == pytest.approx(value, rel=1e-9, abs=1e-13), key
+        else:
+            assert row["phase"][key] == value, key
     for key, value in ref.items():
         if key in ("laplace", "gaussian"):
             for k, v in value.items():
@@ -99,9 +121,8 @@ def test_layer_records_equal_a_direct_numpy_computation() -> None:
         w = layer.weight.detach().double().numpy()
         alpha = layer.alpha.detach().double().reshape(-1).numpy()
         ref = direct(w, alpha, omega0)
-        assert_row_matches(row, ref)
-        best = min(("laplace", "gaussian"), key=lambda k: ref[k]["aic"])
-        assert row["best_law"] == best and row["omega0"] == omega0
+        assert_row_matches(row, ref, w, omega0)
+        assert row["omega0"] == omega0
         refs.append(ref)
     # overall: n-weighted means of the layers, AIC summed
     overall = rows[-1]
@@ -109,6 +130,12 @@ def test_layer_records_equal_a_direct_numpy_computation() -> None:
     assert overall["n"] == n.sum()
     for key in ("qe_measured", "share_past_half_period", "qe_alpha", "alpha_over_gamma_star"):
         assert overall[key] == pytest.approx(np.dot(n, [r[key] for r in refs]) / n.sum(), rel=1e-12)
+    phases = [r["phase"] for r in rows[:-1]]
+    for key in ("crest_share", "cos2_mean", "crest_share_model", "cos2_mean_model"):
+        assert overall["phase"][key] == pytest.approx(
+            np.dot(n, [p[key] for p in phases]) / n.sum(), rel=1e-12
+        )
+    assert overall["phase"]["p_value"] is None
     for law in ("laplace", "gaussian"):
         assert overall["laws"][law]["aic"] == pytest.approx(sum(r[law]["aic"] for r in refs), rel=1e-12)
         assert overall["laws"][law]["qe_model"] == pytest.approx(
@@ -195,7 +222,7 @@ def test_official_layout_with_omega0() -> None:
     assert [r["layer"] for r in rows] == ["layer1.0.conv1", "layer1.0.conv2", "overall"]
     w = model.layer1[0].conv1.weight.detach().double().numpy()
     alpha = model.layer1[0].conv1.alpha.detach().double().reshape(-1).numpy()  # 0.4 in float32
-    assert_row_matches(rows[0], direct(w, alpha, 30.0))
+    assert_row_matches(rows[0], direct(w, alpha, 30.0), w, 30.0)
     assert rows[1]["qe_alpha"] is None and rows[2]["qe_alpha"] is None  # conv2 has no α
     assert rows[1]["qe_measured"] > 0
 
@@ -206,6 +233,8 @@ def test_official_layout_with_omega0() -> None:
         pytest.param({"every": 0}, "every must be", id="every-0"),
         pytest.param({"every": "batch"}, "every must be", id="every-str"),
         pytest.param({"laws": ("cauchy",)}, "laws must be", id="law"),
+        pytest.param({"laws": ("empirical",)}, "laws must be", id="empirical-has-no-fit"),
+        pytest.param({"laws": ("laplace", "laplace")}, "laws must be", id="repeated"),
         pytest.param({"laws": ()}, "laws must be", id="no-law"),
         pytest.param({"omega0": 30.0}, "layer layer1.0.conv1 has omega0 = 20", id="omega0-mismatch"),
     ],
@@ -240,3 +269,18 @@ def test_readme_plain_loop_records_per_epoch_rows() -> None:
     assert [r["epoch"] for r in overall] == [0, 1, 2, 3]
     assert overall[0]["flip_ratio"] is None and all(0 <= r["flip_ratio"] <= 1 for r in overall[1:])
     json.dumps(monitor.history, allow_nan=False)
+
+
+def test_heavier_laws_on_request_are_laws_fit() -> None:
+    torch.manual_seed(1)
+    model = _OfficialNet()
+    rows = layer_records(model, omega0=20.0, laws=("gennorm", "t", "laplace"))
+    w = model.layer1[0].conv2.weight.detach().double().numpy()
+    for name in ("gennorm", "t"):
+        law = laws.fit(name, w)
+        got = rows[1]["laws"][name]
+        assert got["params"] == pytest.approx(law.params, rel=1e-12)
+        assert got["aic"] == pytest.approx(law.aic, rel=1e-12)
+        assert got["qe_model"] == pytest.approx(float(law.quantization_error(omega0=20.0)), rel=1e-10)
+    assert rows[1]["best_law"] == laws.best_by_aic({n: laws.fit(n, w) for n in ("gennorm", "t", "laplace")})
+    json.dumps(rows, allow_nan=False)

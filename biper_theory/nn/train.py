@@ -159,7 +159,8 @@ class TrainConfig:
     progress : bool
         Show a tqdm progress bar (only on rank 0 and only when stderr is a terminal).
     data_dir : path, optional
-        Folder with the files of ``mnist`` or ``cifar10``.
+        Folder with the files of ``mnist``, ``fashion-mnist`` (default: Debian's folder,
+        :data:`biper_theory.nn.data.FASHION_MNIST_DIR`) or ``cifar10``.
     num_threads : int
         Intra-op CPU threads during the run (fixed for reproducibility; restored afterwards).
     val_fraction : float
