@@ -1413,7 +1413,10 @@ def study_panels(
         qe_ax.set_ylabel("QE* at the end of stage 2 (overall)")
         handles = ax.get_legend_handles_labels()
         qe_handles = qe_ax.get_legend_handles_labels()
-        ax.legend(handles[0] + qe_handles[0], handles[1] + qe_handles[1], fontsize="x-small", loc="best")
+        fig.legend(
+            handles[0] + qe_handles[0], handles[1] + qe_handles[1], fontsize="x-small", ncols=3,
+            loc="outside lower center", frameon=False,
+        )  # fmt: skip
         d_runs = col(rows, drop_key)
         if np.isfinite(d_runs).any():
             ax_drop.scatter(x_runs, d_runs, s=12, color="0.6")

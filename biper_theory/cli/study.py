@@ -183,6 +183,8 @@ def _run(args: argparse.Namespace) -> int:
                 for _ in range(args.workers)
             ]
             ran = sum(j.get() for j in jobs)
+            pool.close()  # let the workers exit on their own (no leaked semaphores at shutdown)
+            pool.join()
     from optuna.trial import TrialState
 
     done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
