@@ -107,7 +107,8 @@ def _law_named(law: str, scale: float = 1.0) -> Law:
     """A law from its registry name and scale alone (laws with a shape need a fitted object)."""
     cls: Any = _laws.get(law)
     try:
-        return cls(**{cls.scale_name: float(scale)})  # type: ignore[no-any-return]
+        built: Law = cls(**{cls.scale_name: float(scale)})
+        return built
     except TypeError:
         raise ValueError(
             f"law {law!r} has a shape parameter: pass fitted law objects (biper_theory.laws.fit) "
@@ -252,6 +253,11 @@ def _grid_for(law: Law) -> np.ndarray:
     return _GRID if law.closed_form else _GRID[::_COARSE]
 
 
+def _below_target(law: Law, nqe: float) -> Callable[[np.ndarray], np.ndarray]:
+    """x -> whether the normalised QE under ``law`` is at most ``nqe``."""
+    return lambda x: np.asarray(_nqe(law, x) <= nqe)
+
+
 def _target_nqe(layer_laws: dict[str, Law], nqe: float, label: str) -> tuple[dict[str, tuple], str]:
     x_t: dict[tuple[Any, ...], float] = {}
     for law in layer_laws.values():
@@ -265,12 +271,17 @@ def _target_nqe(layer_laws: dict[str, Law], nqe: float, label: str) -> tuple[dic
                 f"{label} must correspond to a normalized QE in ({lo_lim:.6g}, {hi_lim:.6g}) under the "
                 f"{law.describe() if not law.closed_form else law.name} law; got normalized QE {nqe!r}"
             )
-        x_t[key] = _smallest_x_from_which(lambda x, law=law: _nqe(law, x) <= nqe, label, _grid_for(law))
+        x_t[key] = _smallest_x_from_which(_below_target(law, nqe), label, _grid_for(law))
     per = {}
     for k, law in layer_laws.items():
         s = law.scale
         w = _omega_at_least(x_t[_key(law)], s)
-        w = _step(w, lambda v, law=law, s=s: float(_nqe(law, np.asarray(s * v))) > nqe, np.inf, label)
+        meets = _below_target(law, nqe)
+
+        def misses(v: float, meets: Callable[[np.ndarray], np.ndarray] = meets, s: float = s) -> bool:
+            return not bool(meets(np.asarray(s * v)))
+
+        w = _step(w, misses, np.inf, label)
         per[k] = (w, float(_nqe(law, np.asarray(s * w))))
     xs = sorted({_fmt(v) for v in x_t.values()})
     return per, f"x = {', '.join(xs)}"
@@ -406,6 +417,14 @@ def recommend(
             label, cond_txt = "nqe", f"normalized QE <= {_fmt(nqe)}"
         else:
             db = float(full["sqnr_db"])
+            # the reachable range in dB under each layer's law, so that the refusal speaks the
+            # unit the user gave
+            for lw in {_key(v): v for v in layer_laws.values()}.values():
+                lo_db, hi_db = (-10.0 * math.log10(float(_nqe(lw, np.asarray(x)))) for x in (_X_LO, _X_HI))
+                if not (math.isfinite(db) and lo_db < db < hi_db):
+                    rng_db = f"({lo_db:.6g}, {hi_db:.6g}) dB"
+                    what = lw.name if lw.closed_form else lw.describe()
+                    raise ValueError(f"sqnr_db must be in {rng_db} under the {what} law; got {db!r}")
             nqe = 10.0 ** (-db / 10.0)
             label, cond_txt = "sqnr_db", f"SQNR >= {_fmt(db)} dB"
         per, _ = _target_nqe(layer_laws, nqe, label)
@@ -650,11 +669,16 @@ LAW_CHOICES: tuple[str, ...] = ("auto", *_laws.NAMES)
 def fit_layer_law(
     w: Any, law: str, *, fix_loc: bool = True, fit_size: int | None = None, rng: Any = 0
 ) -> Law:
-    """The law ``law`` fitted to one layer; ``"auto"``: the best of :data:`laws.FITTED` by AIC.
+    """The law ``law`` fitted to one layer's weights; ``"auto"``: the best of
+    :data:`biper_theory.laws.FITTED` by AIC.
 
-    ``fit_size``: fit every law on the same seeded subsample of at most this many weights.
+    ``fit_size``: laws without a closed-form MLE (gennorm, t; and the empirical law, whose every
+    evaluation is a pass over its weights) are fitted on a seeded subsample of at most this many
+    weights, and ``"auto"`` compares all four laws' AICs on that same subsample. Laws with a
+    closed-form MLE (Laplace, Gaussian) are then fitted on every weight.
     """
     if law == "auto":
         fits = _laws.fit_all(w, fix_loc=fix_loc, fit_size=fit_size, rng=rng)
-        return fits[_laws.best_by_aic(fits)]
-    return _laws.fit(law, w, fix_loc=fix_loc, fit_size=fit_size, rng=rng)
+        law = _laws.best_by_aic(fits)
+    size = None if _laws.get(law).closed_form else fit_size
+    return _laws.fit(law, w, fix_loc=fix_loc, fit_size=size, rng=rng)
