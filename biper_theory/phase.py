@@ -34,6 +34,7 @@ References
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,7 @@ __all__ = [
     "PhaseStatistics",
     "phase_statistics",
     "phase_from_moments",
+    "phase_statistics_from_sums",
     "phase",
     "phase_histogram",
     "phase_density",
@@ -175,6 +177,72 @@ def phase_statistics(
         cos2_mean=float(np.mean(c)),
         cos2_var=var,
         crest_share=crest,
+        law=law,
+        omega0=om,
+        threshold=threshold,
+    )
+
+
+def phase_statistics_from_sums(
+    *,
+    n: int,
+    sum_sq: float,
+    sum_fourth: float,
+    crest: int,
+    law: Law,
+    omega0: float,
+    threshold: float = CREST_THRESHOLD,
+) -> PhaseStatistics:
+    r""":func:`phase_statistics` from sums over the weights formed elsewhere (the one pass of
+    :func:`biper_theory.weights.analyze_layers` with ``phase_threshold``; its ``PhaseSums``).
+
+    Parameters
+    ----------
+    n : int
+        Number of weights (>= 1).
+    sum_sq, sum_fourth : float
+        :math:`\sum_i \hat w_i^2` and :math:`\sum_i \hat w_i^4`, :math:`\hat w = \sin\omega_0 w`.
+    crest : int
+        :math:`\#\{|\hat w_i| > t\}`, t = ``threshold``.
+    law, omega0, threshold
+        As for :func:`phase_statistics`.
+
+    Returns
+    -------
+    PhaseStatistics
+
+    Notes
+    -----
+    With :math:`c = \cos 2\omega_0 w = 1 - 2\hat w^2`:
+
+    .. math:: ar c = 1 - rac{2}{n}\sum\hat w^2, \qquad
+              s_c^2 = rac{4}{n-1}\Big(\sum\hat w^4 - rac1nig(\sum\hat w^2ig)^2\Big),
+
+    the same statistics as :func:`phase_statistics` (which forms c per weight in float64).
+    From the pass's float32 sums they agree with it to ~1e-7 (relative for :math:`s_c^2`,
+    absolute for :math:`ar c`, measured in ``tests/test_phase.py``); the crest count is
+    exact for the float32 ŵ the pass forms, and equals the float64 count except for weights
+    whose :math:`|\hat w|` is within float32 rounding (~6e-8) of the threshold. Not in the paper.
+    """
+    om = _omega(omega0)
+    if not 0.0 <= float(threshold) < 1.0:
+        raise ValueError(f"threshold must be in [0, 1); got {threshold!r}")
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ValueError(f"n must be an integer >= 1; got {n!r}")
+    n = int(n)
+    if not (math.isfinite(sum_sq) and 0.0 <= sum_sq <= n and math.isfinite(sum_fourth) and sum_fourth >= 0.0):
+        raise ValueError(
+            f"sum_sq must be in [0, n] and sum_fourth finite and >= 0; got {sum_sq!r}, {sum_fourth!r}"
+        )
+    if not 0 <= crest <= n:
+        raise ValueError(f"crest must be a count in [0, n]; got {crest!r}")
+    m2 = float(sum_sq) / n
+    var = 4.0 * (float(sum_fourth) - n * m2 * m2) / (n - 1) if n > 1 else 0.0
+    return phase_from_moments(
+        n=n,
+        cos2_mean=1.0 - 2.0 * m2,
+        cos2_var=var,
+        crest_share=int(crest) / n,
         law=law,
         omega0=om,
         threshold=threshold,

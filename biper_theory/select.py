@@ -59,11 +59,13 @@ from . import laws as _laws
 from . import weights as wt
 from ._validation import as_positive
 from .laws import Law
+from .laws._base import KS_SIZE, check_weights, subsample
 
 __all__ = [
     "CRITERIA",
     "LAW_CHOICES",
     "fit_layer_law",
+    "fit_layer_laws",
     "LayerRecommendation",
     "Recommendation",
     "pick_omega",
@@ -682,3 +684,59 @@ def fit_layer_law(
         law = _laws.best_by_aic(fits)
     size = None if _laws.get(law).closed_form else fit_size
     return _laws.fit(law, w, fix_loc=fix_loc, fit_size=size, rng=rng)
+
+
+def fit_layer_laws(
+    ws: Mapping[str, Any],
+    law: str,
+    *,
+    fix_loc: bool = True,
+    fit_size: int | None = None,
+    rng: Any = 0,
+    closed_form: Mapping[str, Mapping[str, Law]] | None = None,
+) -> dict[str, Law]:
+    """:func:`fit_layer_law` for many units (layers or channels) at once, with its results.
+
+    With ``fix_loc`` the gennorm and t fits of all units are one vectorised profile-likelihood
+    maximisation each (:mod:`biper_theory.laws._profile`), and the KS test is run only for the
+    law each unit ends with. ``closed_form``: per unit, Laplace and Gaussian laws already fitted
+    to every weight (e.g. :meth:`biper_theory.weights.LawFit.as_law` of the one-pass analysis),
+    used instead of refitting them.
+    """
+    names = list(ws)
+    if not names:
+        return {}
+    if law != "auto":
+        _laws.get(law)
+    if closed_form is not None and law in ("laplace", "gaussian"):
+        return {k: closed_form[k][law] for k in names}
+    if not fix_loc or law in ("laplace", "gaussian", "empirical"):  # one unit at a time
+        return {k: fit_layer_law(ws[k], law, fix_loc=fix_loc, fit_size=fit_size, rng=rng) for k in names}
+    if fit_size is not None and (isinstance(fit_size, bool) or int(fit_size) != fit_size or fit_size < 2):
+        raise ValueError(f"fit_size must be an integer >= 2 or None; got {fit_size!r}")
+    # the seeded subsample of each unit's flat weights (the same draw as laws.fit's), converted
+    # to float64 and checked alone: no float64 copy of every weight
+    subs = {k: check_weights(subsample(np.asarray(ws[k]).reshape(-1), fit_size, rng)) for k in names}
+    wanted = _laws.FITTED if law == "auto" else (law,)
+    rows: dict[str, list[Law]] = {}
+    for name in ("gennorm", "t"):
+        if name in wanted:
+            if any(not np.any(x != x[0]) for x in subs.values()):
+                raise ValueError(f"w: all weights are equal; cannot fit a {name} law")
+            rows[name] = _laws.get(name).fit_rows(list(subs.values()))  # type: ignore[attr-defined]
+    out: dict[str, Law] = {}
+    for i, k in enumerate(names):
+        if law == "auto":
+            fits = {name: rows[name][i] for name in rows}
+            for name in ("laplace", "gaussian"):  # on the same subsample, for the AIC only
+                fits[name] = _laws.fit(name, subs[k], fix_loc=True, ks_size=0)
+            chosen = _laws.best_by_aic(fits)
+        else:
+            chosen = law
+        if chosen in rows:
+            out[k] = rows[chosen][i].with_ks(subs[k], KS_SIZE, rng)  # type: ignore[attr-defined]
+        elif closed_form is not None and chosen in closed_form[k]:
+            out[k] = closed_form[k][chosen]
+        else:
+            out[k] = fit_layer_law(ws[k], chosen, fix_loc=True, fit_size=fit_size, rng=rng)
+    return out

@@ -77,6 +77,7 @@ __all__ = [
     "EmpiricalQuantities",
     "empirical_quantities",
     "LayerAnalysis",
+    "PhaseSums",
     "analyze_layer",
     "analyze_layers",
 ]
@@ -261,6 +262,24 @@ class LawFit:
     ks_n: int
     loc_fixed: bool
     estimator: str
+
+    def as_law(self, i: int = 0) -> Any:
+        """Entry ``i`` (a channel; ignored for a 0-d fit) as a :mod:`biper_theory.laws` object,
+        with this fit's log-likelihood, AIC and KS test (no refit)."""
+
+        def at(v: np.ndarray) -> float:
+            return float(v) if v.ndim == 0 else float(v[i])
+
+        return _law_class(self.law)(
+            **{"b" if self.law == "laplace" else "sigma": at(self.scale)},
+            loc=at(self.loc),
+            loc_fixed=self.loc_fixed,
+            loglik=at(self.loglik),
+            aic=at(self.aic),
+            ks_statistic=at(self.ks_statistic),
+            ks_pvalue=at(self.ks_pvalue),
+            n=self.n,
+        )
 
 
 _ESTIMATORS = {
@@ -629,7 +648,8 @@ class _Sums:
 
     ``s``/``a64``/``neg`` (Σw, Σ|w| in float64, the count of set sign bits) are only formed
     when a location is needed (a free-location fit, the centred scale estimator); ``m4``/``m3``
-    (Σŵ⁴, Σ|ŵ|³) only when asked for (they set interval widths).
+    (Σŵ⁴, Σ|ŵ|³) only when asked for (they set interval widths); Σŵ⁴ and ``crest`` also for
+    the phase statistics.
     """
 
     n: int  # weights per unit
@@ -644,6 +664,7 @@ class _Sums:
     neg: np.ndarray | None = None  # #{sign bit of w set} (w < 0 or w = -0)
     m4: np.ndarray | None = None
     m3: np.ndarray | None = None
+    crest: np.ndarray | None = None  # #{|ŵ| > crest threshold} (phase statistics)
 
     def __add__(self, other: _Sums) -> _Sums:
         """Sums of a unit split in two parts (column blocks of a channel)."""
@@ -666,7 +687,7 @@ class _Sums:
         return _Moments(self.m2 / n, self.g / n, m4, m3, self.flip / n, self.past / n)
 
 
-_SUM_KEYS = ("a", "q", "m2", "g", "flip", "past", "s", "a64", "neg", "m4", "m3")
+_SUM_KEYS = ("a", "q", "m2", "g", "flip", "past", "s", "a64", "neg", "m4", "m3", "crest")
 
 
 def _below(thr: float, dtype: np.dtype) -> float:
@@ -682,7 +703,13 @@ def _below(thr: float, dtype: np.dtype) -> float:
 
 
 def _row_sums(
-    x: np.ndarray, omega0: float, exact: bool, higher: bool, row_counts: bool, signed: bool
+    x: np.ndarray,
+    omega0: float,
+    exact: bool,
+    higher: bool,
+    row_counts: bool,
+    signed: bool,
+    crest: float | None = None,
 ) -> _Sums:
     """Sums over each row of a 2-D array with rows of at most ``_ROW`` weights, in one pass.
 
@@ -702,6 +729,9 @@ def _row_sums(
     Counts are per row with ``row_counts``, else totals (in the first entry). sin is odd
     (bit-exactly in numpy's loops, which a test checks), so ŵ = sign(w)·sin(ω₀|w|): the sums
     need only sin(ω₀|w|), and a flip (ŵ·w < 0) is sin(ω₀|w|) < 0 (w = ±0 gives 0).
+
+    With ``crest`` (a threshold in [0, 1)): also Σŵ⁴ and the count of |ŵ| > crest, what
+    :func:`biper_theory.phase.phase_statistics_from_sums` needs (no second pass, no cosine).
     """
     rows, m = x.shape
     rb = max(1, min(rows, _BLOCK // max(m, 1)))
@@ -716,7 +746,8 @@ def _row_sums(
     aw = np.empty((rb, m), dtype=wp) if not joint else None
     sw = np.empty((rb, m), dtype=ws) if not joint else None
     d64 = np.empty((rb, m)) if signed and wp != np.float64 else None  # w in float64, for Σw
-    t = np.empty((rb, m), dtype=ws) if higher else None
+    fourth = higher or crest is not None
+    t = np.empty((rb, m), dtype=ws) if fourth else None
     mask = np.empty((rb, m), dtype=bool)
     ones_p, ones_w, ones64 = np.ones(m, dtype=wp), np.ones(m, dtype=ws), np.ones(m)
     nb = -(-rows // rb)  # blocks; the last may hold fewer rows
@@ -726,10 +757,11 @@ def _row_sums(
     sq = np.empty((nb, 2 * rb if joint else rb), dtype=wp)  # Σw² (and Σŵ²)
     lin_w = np.empty((nb, rb), dtype=ws) if not joint else None  # Σ|ŵ|
     sq_w = np.empty((nb, rb), dtype=ws) if not joint else None  # Σŵ²
-    hi4 = np.empty((nb, rb), dtype=ws) if higher else None  # Σŵ⁴
+    hi4 = np.empty((nb, rb), dtype=ws) if fourth else None  # Σŵ⁴
     hi3 = np.empty((nb, rb), dtype=ws) if higher else None  # Σ|ŵ|³
     s64 = np.zeros((2, rows)) if signed else None  # Σw and float64 Σ|w|
-    flip, past, neg = (np.zeros(rows if row_counts else 1, dtype=np.int64) for _ in range(3))
+    flip, past, neg, crests = (np.zeros(rows if row_counts else 1, dtype=np.int64) for _ in range(4))
+    crest_w = _below(crest, ws) if crest is not None else 0.0  # |ŵ| > crest iff |ŵ| > crest_w
     thr_p = _below(thr, wp)  # for |w| of dtype wp: |w| > thr iff |w| > thr_p
     om32 = np.float32(omega0)
     # fl32(ω₀|w|) from float32 |w|: one float32 product when ω₀ is a float32 (20, 30, 0.5, ...),
@@ -784,6 +816,12 @@ def _row_sums(
                 tv = np.multiply(sv, sv, out=t[:r])
                 np.vecdot(tv, tv, out=hi4[bi, :r])
             np.abs(sv, out=sv)
+            if crest is not None:
+                np.greater(sv, crest_w, out=mv)
+                if row_counts:
+                    crests[r0 : r0 + r] = count(mv, axis=1)
+                else:
+                    crests[0] += count(mv)
             if both is not None:  # rows of |w| then of |ŵ|: one call for Σ|w|, Σ|ŵ|, one for Σw², Σŵ²
                 pair = both[: 2 * r]
                 np.vecdot(pair, ones_p, out=lin[bi, : 2 * r])
@@ -814,16 +852,26 @@ def _row_sums(
     else:
         assert lin_w is not None and sq_w is not None
         sums |= {"g": rows_of(lin_w), "m2": rows_of(sq_w)}
-    if hi4 is not None and hi3 is not None:
-        sums |= {"m4": rows_of(hi4), "m3": rows_of(hi3)}
+    if hi4 is not None:
+        sums |= {"m4": rows_of(hi4)}
+    if hi3 is not None:
+        sums |= {"m3": rows_of(hi3)}
     if s64 is not None:
         sums |= {"s": s64[0], "a64": s64[1]}
     counts = {"flip": flip, "past": past} | ({"neg": neg} if signed else {})
+    if crest is not None:
+        counts["crest"] = crests
     return _Sums(m, **sums, **counts)
 
 
 def _pass(
-    x: np.ndarray, omega0: float, exact: bool, per_channel: bool, higher: bool, signed: bool = False
+    x: np.ndarray,
+    omega0: float,
+    exact: bool,
+    per_channel: bool,
+    higher: bool,
+    signed: bool = False,
+    crest: float | None = None,
 ) -> _Sums:
     """The sums of :func:`_row_sums` for a whole layer (arrays of shape (1,)) or per channel.
 
@@ -834,18 +882,18 @@ def _pass(
     if per_channel:
         rows = _rows(x, True)
         m = rows.shape[1]
-        out = _row_sums(rows[:, : min(m, _ROW)], omega0, exact, higher, True, signed)
+        out = _row_sums(rows[:, : min(m, _ROW)], omega0, exact, higher, True, signed, crest)
         for c0 in range(_ROW, m, _ROW):
-            out = out + _row_sums(rows[:, c0 : c0 + _ROW], omega0, exact, higher, True, signed)
+            out = out + _row_sums(rows[:, c0 : c0 + _ROW], omega0, exact, higher, True, signed, crest)
         return out
     flat = x.reshape(-1)
     n = flat.size
     full = n - n % _ROW
     parts = []
     if full:
-        parts.append(_row_sums(flat[:full].reshape(-1, _ROW), omega0, exact, higher, False, signed))
+        parts.append(_row_sums(flat[:full].reshape(-1, _ROW), omega0, exact, higher, False, signed, crest))
     if full < n:
-        parts.append(_row_sums(flat[full:].reshape(1, -1), omega0, exact, higher, False, signed))
+        parts.append(_row_sums(flat[full:].reshape(1, -1), omega0, exact, higher, False, signed, crest))
 
     def total(key: str) -> np.ndarray | None:
         vals = [getattr(p, key) for p in parts]
@@ -1142,11 +1190,29 @@ def empirical_quantities(
 
 
 @dataclass(frozen=True)
+class PhaseSums:
+    """What the pass summed for the phase statistics of each unit (the layer, or each channel).
+
+    ``n`` weights per unit; ``sum_sq`` Σŵ², ``sum_fourth`` Σŵ⁴, ``crest`` the count of
+    |ŵ| > ``threshold`` (arrays of shape (1,) for a layer, (channels,) per channel),
+    with ŵ as the pass forms it (float32 unless ``exact``; see :func:`_row_sums`). Passed to
+    :func:`biper_theory.phase.phase_statistics_from_sums`.
+    """
+
+    n: int
+    sum_sq: Array
+    sum_fourth: Array
+    crest: Array
+    threshold: float
+
+
+@dataclass(frozen=True)
 class LayerAnalysis:
     """Everything measured on one layer (or one entry per channel with ``per_channel``).
 
     ``model`` holds the quantities under the fitted Laplace law (the paper's model),
     ``gaussian_model`` under the fitted Gaussian, ``empirical`` those measured on the weights.
+    ``phase_sums`` (with ``phase_threshold``): the pass's sums for the phase statistics.
     """
 
     name: str
@@ -1157,6 +1223,7 @@ class LayerAnalysis:
     model: Quantities
     gaussian_model: Quantities
     empirical: EmpiricalQuantities
+    phase_sums: PhaseSums | None = None
 
     @property
     def b(self) -> Array:
@@ -1226,6 +1293,7 @@ class _Options:
     confidence: float
     exact: bool
     centred_scale: bool
+    phase_threshold: float | None = None
 
 
 @dataclass
@@ -1386,7 +1454,8 @@ def _analyze_all(
     layers in one vectorised call per law."""
     per_channel = opt.per_channel
     signed = not per_channel and (opt.centred_scale or not opt.fix_loc)
-    sums = {k: _pass(x, om, opt.exact, per_channel, per_channel, signed) for k, x in arrays.items()}
+    crest = opt.phase_threshold
+    sums = {k: _pass(x, om, opt.exact, per_channel, per_channel, signed, crest) for k, x in arrays.items()}
     bad = {k: _nonfinite_counts(x, math.nan) for k, x in arrays.items() if not sums[k].finite()}
     listed = [f"{k}: {c}" for k, c in bad.items() if c]
     if listed:
@@ -1426,9 +1495,15 @@ def _analyze_all(
             model=one("laplace", i),
             gaussian_model=one("gaussian", i),
             empirical=p.empirical,
+            phase_sums=None if crest is None else _phase_sums(sums[k], crest),
         )
         for i, (k, p) in enumerate(parts.items())
     }
+
+
+def _phase_sums(sums: _Sums, threshold: float) -> PhaseSums:
+    assert sums.m4 is not None and sums.crest is not None
+    return PhaseSums(sums.n, sums.m2, sums.m4, sums.crest, threshold)
 
 
 def analyze_layers(
@@ -1444,6 +1519,7 @@ def analyze_layers(
     rng: Any = 0,
     exact: bool = False,
     centred_scale: bool = True,
+    phase_threshold: float | None = None,
 ) -> dict[str, LayerAnalysis]:
     """:func:`analyze_layer` for every layer of a model, checking all layers first.
 
@@ -1451,7 +1527,9 @@ def analyze_layers(
     :func:`validate_layers`) before any fit; each layer gets its own random stream spawned
     from ``rng``. Each layer is read once by the pass (and once more by the comparison pass of
     the centred scale estimator, unless ``centred_scale=False``); the KS tests of all layers
-    and the closed forms of all layers are evaluated together.
+    and the closed forms of all layers are evaluated together. ``phase_threshold`` (in [0, 1)):
+    the same pass also sums Σŵ⁴ and counts |ŵ| above it, for
+    :func:`biper_theory.phase.phase_statistics_from_sums` (``LayerAnalysis.phase_sums``).
     """
     if not isinstance(layers, Mapping):
         layers = {"weights": layers}
@@ -1467,6 +1545,10 @@ def analyze_layers(
         for x in arrays.values():
             _rows(x, True)  # shape check before any pass
     check_phase_range(om, arrays)
+    if phase_threshold is not None and not 0.0 <= float(phase_threshold) < 1.0:
+        raise ValueError(f"phase_threshold must be in [0, 1) or None; got {phase_threshold!r}")
     gens = np.random.default_rng(rng).spawn(len(arrays))
-    opt = _Options(fix_loc, per_channel, n_boot, boot_size, ks_size, confidence, exact, centred_scale)
+    opt = _Options(
+        fix_loc, per_channel, n_boot, boot_size, ks_size, confidence, exact, centred_scale, phase_threshold
+    )
     return _analyze_all(arrays, gens, om, opt)

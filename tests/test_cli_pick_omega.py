@@ -85,9 +85,11 @@ def test_numbers_equal_direct_computation(
         w = lw.layers[row["layer"]]
         s = np.sin(20.0 * w)
         b = np.abs(w).mean()
-        # the criterion's law: the Laplace MLE on every weight, in float64
+        # the criterion's law: the Laplace MLE on every weight, from the one pass (float32 row
+        # sums unless --exact), the same b as b_hat
         scales[row["layer"]] = row["law"]["params"]["b"]
-        assert row["law"]["name"] == "laplace" and row["law"]["params"]["b"] == pytest.approx(b, rel=1e-13)
+        assert row["law"]["name"] == "laplace" and row["law"]["params"]["b"] == pytest.approx(b, rel=rel_fit)
+        assert row["law"]["params"]["b"] == row["b_hat"]
         assert row["n"] == w.size
         assert row["b_hat"] == pytest.approx(b, rel=rel_fit)
         assert row["a"] == pytest.approx(20.0 * row["b_hat"], rel=1e-15)
@@ -356,21 +358,29 @@ def test_phase_block_and_auto_law_equal_direct_computation(
     for row in out["rows"]:
         w = lw.layers[row["layer"]].astype(np.float64).reshape(-1)
         x = 20.0 * w
-        c = np.cos(2.0 * x)
+        # the phase statistics come from the one pass: ŵ as the tool forms it (float32 argument
+        # and sine), summed in float32 rows (~1e-7); the crest count is exact for that ŵ
+        s32 = np.sin(x.astype(np.float32)).astype(np.float64)
+        c = 1.0 - 2.0 * s32**2
         ph = row["phase"]
         assert list(ph) == ["crest_share", "crest_share_model", "cos2_mean", "cos2_mean_model", "p_value"]
-        assert ph["crest_share"] == np.mean(np.abs(np.sin(x)) > 0.9)
-        assert ph["cos2_mean"] == pytest.approx(np.mean(c), rel=1e-12)
+        assert ph["crest_share"] == np.mean(np.abs(s32) > 0.9)
+        near = np.sum(np.abs(np.abs(np.sin(x)) - 0.9) < 1e-6)  # within float32 rounding of 0.9
+        assert abs(ph["crest_share"] - np.mean(np.abs(np.sin(x)) > 0.9)) * w.size <= near
+        assert ph["cos2_mean"] == pytest.approx(np.mean(np.cos(2.0 * x)), abs=1e-6)
+        assert ph["cos2_mean"] == pytest.approx(np.mean(c), abs=1e-6)
         # the law auto chose: the lowest AIC of the four fits on the same seeded subsample
         fits = laws.fit_all(w, fit_size=2000, rng=0)
         best = laws.best_by_aic(fits)
         assert row["law"]["name"] == best
         law = laws.fit(best, w, fit_size=None if fits[best].closed_form else 2000, rng=0)
-        assert row["law"]["params"] == pytest.approx(law.params, rel=1e-12)
-        assert ph["cos2_mean_model"] == pytest.approx(float(law.cos2_mean(omega0=20.0)), rel=1e-12)
-        assert ph["crest_share_model"] == pytest.approx(float(law.crest_share(omega0=20.0)), rel=1e-12)
+        # Laplace/Gaussian from the pass's float32 row sums; gennorm/t: the same profile fit
+        assert row["law"]["params"] == pytest.approx(law.params, rel=1e-6)
+        model = float(law.cos2_mean(omega0=20.0))
+        assert ph["cos2_mean_model"] == pytest.approx(model, rel=1e-5, abs=1e-9)
+        assert ph["crest_share_model"] == pytest.approx(float(law.crest_share(omega0=20.0)), rel=1e-5)
         z = (np.mean(c) - ph["cos2_mean_model"]) / (np.std(c, ddof=1) / np.sqrt(c.size))
-        assert ph["p_value"] == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-9)
+        assert ph["p_value"] == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-3, abs=1e-6)
         fitted[row["layer"]] = law
     rec = sel.recommend(fitted, "avoid-peak", law="auto", omega0=20.0)
     assert out["recommended_omega0"] == pytest.approx(rec.omega0, rel=1e-12)

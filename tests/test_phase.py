@@ -85,3 +85,66 @@ def test_bad_input() -> None:
         phase.phase_statistics([], omega0=1.0, law=law)
     with pytest.raises(ValueError, match="bins"):
         phase.phase_histogram([1.0], omega0=1.0, bins=0)
+
+
+@pytest.mark.parametrize("exact", [False, True])
+@pytest.mark.parametrize("per_channel", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pass_sums_give_the_direct_statistics(
+    rng: np.random.Generator, exact: bool, per_channel: bool, dtype: type
+) -> None:
+    """The phase statistics from the one float32 pass of analyze_layers equal phase_statistics
+    (float64, per weight) to float32 summation accuracy; crest counts exactly, up to weights
+    whose |ŵ| is within float32 rounding of the threshold."""
+    from biper_theory import weights
+
+    layers = {
+        "a": rng.laplace(0.0, 0.05, size=(16, 3, 3, 3)).astype(dtype),
+        "b": rng.normal(0.0, 0.04, size=(8, 3000)).astype(dtype),
+        "c": rng.laplace(0.0, 0.02, size=(5, 9000)).astype(dtype),  # rows split into column blocks
+        "d": rng.laplace(0.0, 0.03, size=(70_000,)).astype(dtype)[None, :].repeat(2, 0),
+    }
+    omega0 = 20.0
+    an = weights.analyze_layers(
+        layers, omega0=omega0, per_channel=per_channel, exact=exact, phase_threshold=0.9
+    )
+    law = laws.Laplace(b=0.04)
+    for name, w in layers.items():
+        ps = an[name].phase_sums
+        assert ps is not None
+        units = w.reshape(w.shape[0], -1) if per_channel else w.reshape(1, -1)
+        assert ps.sum_sq.shape == (units.shape[0],)
+        for i, u in enumerate(units):
+            direct = phase.phase_statistics(u, omega0=omega0, law=law)
+            s2, s4 = float(ps.sum_sq[i]), float(ps.sum_fourth[i])
+            got = phase.phase_statistics_from_sums(
+                n=ps.n, sum_sq=s2, sum_fourth=s4, crest=int(ps.crest[i]), law=law, omega0=omega0
+            )
+            tol = 1e-12 if exact else 1e-6
+            assert got.n == direct.n
+            assert got.cos2_mean == pytest.approx(direct.cos2_mean, abs=tol)
+            var_direct = float(np.var(1.0 - 2.0 * np.sin(omega0 * u.astype(np.float64)) ** 2, ddof=1))
+            var_sums = 4.0 * (s4 - s2**2 / ps.n) / (ps.n - 1)
+            assert var_sums == pytest.approx(var_direct, rel=10 * tol)
+            assert got.p_value == pytest.approx(direct.p_value, abs=1e-4 if not exact else 1e-9)
+            assert got.cos2_mean_model == direct.cos2_mean_model
+            assert got.crest_share_model == direct.crest_share_model
+            s64 = np.abs(np.sin(omega0 * u.astype(np.float64)))
+            borderline = int(np.count_nonzero(np.abs(s64 - 0.9) < 1e-6)) if not exact else 0
+            assert abs(got.crest_share - direct.crest_share) * ps.n <= borderline
+
+
+def test_from_sums_bad_input() -> None:
+    law = laws.Laplace(b=0.05)
+    ok = {"n": 10, "sum_sq": 2.0, "sum_fourth": 1.0, "crest": 3, "law": law, "omega0": 20.0}
+    phase.phase_statistics_from_sums(**ok)  # type: ignore[arg-type]
+    for key, bad, match in (
+        ("n", 0, "n must be"),
+        ("sum_sq", 11.0, "sum_sq must be"),
+        ("sum_fourth", float("nan"), "sum_fourth"),
+        ("crest", 11, "crest must be"),
+        ("omega0", -1.0, "omega0"),
+        ("threshold", 1.0, "threshold"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            phase.phase_statistics_from_sums(**(ok | {key: bad}))  # type: ignore[arg-type]

@@ -169,7 +169,7 @@ def _load(args: argparse.Namespace) -> tuple[dict[str, Any], float, str, str]:
 
 def run(args: argparse.Namespace) -> int:
 
-    from biper_theory import select, weights
+    from biper_theory import phase, select, weights
 
     # ---- every argument check first: nothing is read or written before these pass ------
     if args.law not in select.LAW_CHOICES:
@@ -225,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
         rng=args.seed,
         exact=args.exact,
         centred_scale=args.scale_estimators,
+        phase_threshold=phase.CREST_THRESHOLD,
     )
     units = _units(analyses, args.per_channel)
     fitted, phases = _laws_and_phases(raw, units, omega0, args)
@@ -273,7 +274,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 _LAW_FIT_NOTE = (
-    "maximum likelihood (scipy.stats <law>.fit, loc fixed at 0 unless --free-loc) per layer; laplace and "
+    "maximum likelihood per layer, loc fixed at 0 unless --free-loc (laplace, gaussian: closed form; "
+    "gennorm, t: profile likelihood over the shape, scipy.stats <law>.fit with --free-loc); laplace and "
     "gaussian on every weight, gennorm, t and empirical on a seeded subsample of {m} weights; auto: the "
     "lowest AIC of laplace, gaussian, gennorm, t on that subsample (k counts shape, scale and a free loc)"
 )
@@ -301,16 +303,37 @@ def _unit_weights(
 def _laws_and_phases(
     raw: dict[str, Any], units: dict[str, tuple[Any, int]], omega0: float, args: argparse.Namespace
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Per unit: the law ``--law`` fitted (or chosen by AIC) and the phase statistics against it."""
+    """Per unit: the law ``--law`` fitted (or chosen by AIC) and the phase statistics against it.
+
+    Laplace and Gaussian come from the one-pass analysis (fitted to every weight there), the
+    phase statistics from that pass's sums; gennorm and t are fitted to all units at once.
+    """
     from biper_theory import phase, select
 
-    fitted, phases = {}, {}
-    for u, w in _unit_weights(raw, units, args.per_channel).items():
-        law = select.fit_layer_law(
-            w, args.law, fix_loc=not args.free_loc, fit_size=args.fit_size or None, rng=args.seed
+    closed = {
+        u: {"laplace": an.fits.laplace.as_law(i), "gaussian": an.fits.gaussian.as_law(i)}
+        for u, (an, i) in units.items()
+    }
+    fitted = select.fit_layer_laws(
+        _unit_weights(raw, units, args.per_channel),
+        args.law,
+        fix_loc=not args.free_loc,
+        fit_size=args.fit_size or None,
+        rng=args.seed,
+        closed_form=closed,
+    )
+    phases = {}
+    for u, (an, i) in units.items():
+        ps = an.phase_sums
+        phases[u] = phase.phase_statistics_from_sums(
+            n=ps.n,
+            sum_sq=float(ps.sum_sq[i]),
+            sum_fourth=float(ps.sum_fourth[i]),
+            crest=int(ps.crest[i]),
+            law=fitted[u],
+            omega0=omega0,
+            threshold=ps.threshold,
         )
-        fitted[u] = law
-        phases[u] = phase.phase_statistics(w, omega0=omega0, law=law)
     return fitted, phases
 
 

@@ -31,7 +31,9 @@ truncated sum over periods.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -39,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
+from . import _profile
 from . import gaussian as gs
 from ._base import KS_SIZE, Law, check_weights, ks_test, subsample
 
@@ -125,28 +128,50 @@ class StudentT(Law):
     def fit(
         cls, w: npt.ArrayLike, *, fix_loc: bool = True, ks_size: int | None = KS_SIZE, rng: Any = 0
     ) -> StudentT:
-        r"""Maximum likelihood by ``scipy.stats.t.fit`` (``floc=0`` with ``fix_loc``).
+        r"""Maximum likelihood; ``fix_loc``: the profile likelihood over ν
+        (:func:`biper_theory.laws._profile.t_mle`, as ``scipy.stats.t.fit(w, floc=0)`` to its
+        optimiser's tolerance, tested), else ``scipy.stats.t.fit``.
 
         :math:`\ell = \sum_i \log f_t(w_i; \hat\nu, \hat\mu, \hat c)`; k = 2 (ν, c) + 1 if the
-        location is free.
+        location is free. ``ks_size=0`` skips the KS test (:meth:`with_ks` adds it).
         """
         from scipy import stats
 
         x = check_weights(w)
         if not np.any(x != x[0]):
             raise ValueError("w: all weights are equal; cannot fit a t law")
-        df, loc, scale = stats.t.fit(x, floc=0.0) if fix_loc else stats.t.fit(x)
+        if fix_loc:
+            return cls.fit_rows([x], ks_size=ks_size, rng=rng)[0]
+        df, loc, scale = stats.t.fit(x)
         loglik = float(np.sum(stats.t.logpdf(x, df, loc, scale)))
-        d, p = ks_test(subsample(x, ks_size, rng), stats.t(df, loc, scale).cdf)
-        k = 2 if fix_loc else 3
-        return cls(
+        fitted = cls(
             df=float(df),
             scale=float(scale),
             loc=float(loc),
-            loc_fixed=fix_loc,
+            loc_fixed=False,
             loglik=loglik,
-            aic=2.0 * k - 2.0 * loglik,
-            ks_statistic=d,
-            ks_pvalue=p,
+            aic=6.0 - 2.0 * loglik,
             n=int(x.size),
         )
+        return fitted.with_ks(x, ks_size, rng) if ks_size != 0 else fitted
+
+    @classmethod
+    def fit_rows(
+        cls, samples: Sequence[np.ndarray], *, ks_size: int | None = 0, rng: Any = 0
+    ) -> list[StudentT]:
+        """Location-0 MLE of each sample (finite float64, not all equal), vectorised over them."""
+        df, scale, loglik = _profile.t_mle(*_profile.pad_rows(samples))
+        out = [
+            cls(df=float(v), scale=float(c), loglik=float(ll), aic=4.0 - 2.0 * float(ll), n=int(x.size))
+            for v, c, ll, x in zip(df, scale, loglik, samples, strict=True)
+        ]
+        return (
+            out if ks_size == 0 else [f.with_ks(x, ks_size, rng) for f, x in zip(out, samples, strict=True)]
+        )
+
+    def with_ks(self, x: np.ndarray, ks_size: int | None = KS_SIZE, rng: Any = 0) -> StudentT:
+        """This law with the KS test against the weights ``x`` it was fitted to."""
+        from scipy import stats
+
+        d, p = ks_test(subsample(x, ks_size, rng), stats.t(self.df, self.loc, self.scale).cdf)
+        return dataclasses.replace(self, ks_statistic=d, ks_pvalue=p)
