@@ -24,6 +24,7 @@ from .bench_monitor import bench_monitor
 from .bench_montecarlo import bench_montecarlo
 from .bench_pick_omega import bench_pick_omega
 from .bench_reproduce import bench_reproduce
+from .bench_study import bench_study
 
 __all__ = ["BENCHMARKS", "DEFAULT_OUT", "machine_line", "main", "readme_section", "render_table", "run"]
 
@@ -51,6 +52,11 @@ BENCHMARKS: dict[str, tuple[Callable[[Config], Result], str, str]] = {
         bench_monitor,
         "train epoch + QEMonitor record vs epoch",
         "epoch with one record <= 1.03 x epoch",
+    ),
+    "study": (
+        bench_study,
+        "study trial epoch vs plain FP loop; workers x threads",
+        "trial epoch <= 1.10 x plain full-precision loop; digits 2x2x1-epoch study <= 120 s",
     ),
 }
 

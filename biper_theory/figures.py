@@ -90,6 +90,7 @@ __all__ = [
     "save_figure",
     "build",
     "write_all",
+    "study_panels",
 ]
 
 Array = npt.NDArray[np.float64]
@@ -1393,3 +1394,94 @@ def monitor_trajectories(
 
 
 __all__ += ["MONITOR_PANELS", "monitor_trajectories"]
+
+
+# ----------------------------------------------------------------------------------------
+# ω₀ studies (biper_theory.study)
+
+
+def study_panels(
+    rows: Sequence[Mapping[str, Any]],
+    report: Mapping[str, Any],
+    *,
+    title: str | None = None,
+    fig: Figure | None = None,
+) -> Figure:
+    """Accuracy against ω₀ (log x) with the QE on a second axis, and the drop at the stage switch.
+
+    Top: each run's stage-2 accuracy (the report's ``outcome`` column) as a grey point, the
+    mean over seeds with its 95 % interval in black (from ``report["per_omega0"]``); on the
+    right axis the mean overall measured QE* at the end of stage 2 and the QE* the fitted
+    Laplace and Gaussian laws predict. Bottom: each run's accuracy drop when the stage-1
+    weights are binarized (stage-1 accuracy − accuracy right after the switch) and its mean.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        Rows of a study export (:func:`biper_theory.study.export.export_rows`).
+    report : mapping
+        :func:`biper_theory.study.report.study_report` of the same rows.
+    title : str, optional
+        Figure title.
+    fig : Figure, optional
+        Figure to draw into (two axes are added); a new one when None.
+
+    Returns
+    -------
+    Figure
+    """
+    outcome = str(report["outcome"])
+    drop_key = "switch_drop_" + ("val" if "_val_" in outcome else "test")
+    per = list(report["per_omega0"])
+    om = np.array([e["omega0"] for e in per], dtype=np.float64)
+
+    def col(entries: Sequence[Mapping[str, Any]], key: str) -> npt.NDArray[np.float64]:
+        return np.array([np.nan if e.get(key) is None else float(e[key]) for e in entries], dtype=np.float64)
+
+    with _styled():
+        fig = fig if fig is not None else Figure(figsize=(6.4, 5.6), layout="constrained")
+        ax, ax_drop = fig.subplots(2, 1, sharex=True, height_ratios=(2.2, 1))
+        x_runs, y_runs = col(rows, "omega0"), col(rows, outcome)
+        ax.scatter(x_runs, y_runs, s=12, color="0.6", zorder=2, label="runs (one per seed)")
+        mean = col(per, "accuracy_mean")
+        lo, hi = col(per, "accuracy_ci_low"), col(per, "accuracy_ci_high")
+        lo, hi = np.where(np.isfinite(lo), lo, mean), np.where(np.isfinite(hi), hi, mean)
+        ax.errorbar(
+            om, mean, yerr=np.vstack([mean - lo, hi - mean]), color="k", marker="o", ms=4, capsize=3,
+            zorder=3, label="mean, 95 % CI",
+        )  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_ylabel(outcome.replace("_", " "))
+        qe_ax = ax.twinx()
+        for key, label, color in (
+            ("qe_mean", "measured QE*", _COLORS[0]),
+            ("laplace_qe_mean", "Laplace-model QE*", _COLORS[1]),
+            ("gaussian_qe_mean", "Gaussian-model QE*", _COLORS[2]),
+        ):
+            v = col(per, key)
+            if np.isfinite(v).any():
+                qe_ax.plot(om, v, color=color, ls="--", lw=1.2, label=label)
+        qe_ax.set_ylabel("QE* at the end of stage 2 (overall)")
+        handles = ax.get_legend_handles_labels()
+        qe_handles = qe_ax.get_legend_handles_labels()
+        fig.legend(
+            handles[0] + qe_handles[0], handles[1] + qe_handles[1], fontsize="x-small", ncols=3,
+            loc="outside lower center", frameon=False,
+        )  # fmt: skip
+        d_runs = col(rows, drop_key)
+        if np.isfinite(d_runs).any():
+            ax_drop.scatter(x_runs, d_runs, s=12, color="0.6")
+            ax_drop.plot(om, col(per, "switch_drop_mean"), color="k", marker="o", ms=4)
+        else:
+            ax_drop.text(
+                0.5, 0.5, "switch accuracy not recorded", ha="center", va="center",
+                transform=ax_drop.transAxes,
+            )  # fmt: skip
+        ax_drop.axhline(0.0, color="0.8", lw=0.8)
+        ax_drop.set_ylabel("drop at the switch")
+        ax_drop.set_xlabel(r"$\omega_0$")
+        ax_drop.set_xticks(om, [f"{w:g}" for w in om])
+        ax_drop.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+        if title:
+            fig.suptitle(title)
+    return fig

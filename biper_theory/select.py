@@ -38,7 +38,10 @@ Criteria (:data:`CRITERIA`; keyword targets in brackets, defaults after ``=``):
     bounds in every layer, refined by minimising the weight-count-weighted mean normalised QE.
 
 Not in the paper: the paper fixes ω₀ = 20 by experiment (Section 3); these criteria are this
-toolkit's, built on its QE analysis.
+toolkit's, built on its QE analysis. They describe the weights' QE, not accuracy: in the ω₀
+studies committed under ``studies/`` (digits, Fashion-MNIST), no QE quantity predicted test
+accuracy once ω₀ itself was accounted for, so a recommendation here is not a promise of a more
+accurate network; test it with ``biper-theory study``.
 """
 
 from __future__ import annotations
@@ -500,6 +503,9 @@ def recommend(
             + (f" and omega0 <= {_fmt(max_w)}" if max_w is not None else "")
             + f" (binding layer {binding})"
         )
+    expl += (  # what the committed ω₀ studies measured (README, studies/): QE did not predict accuracy
+        "; this is a property of the QE model of these weights, not a prediction of accuracy"
+    )
     names = sorted({lw.name for lw in layer_laws.values()})
     objects = all(isinstance(v, Law) for v in scales.values())
     label = names[0] if objects and law != "auto" and len(names) == 1 else law

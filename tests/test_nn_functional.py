@@ -151,3 +151,43 @@ def test_bad_omega0_is_rejected(omega0: object) -> None:
         biper_sign(w, omega0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="omega0"):
         biper_sine(w, omega0)  # type: ignore[arg-type]
+
+
+class _ReferenceApproxSign(torch.autograd.Function):
+    """The out-of-place ApproxSign backward as first written: the fused one must equal it bit for bit."""
+
+    @staticmethod
+    def forward(ctx, x):  # type: ignore[no-untyped-def, override]
+        ctx.save_for_backward(x)
+        return torch.sign(x)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[no-untyped-def, override]
+        (x,) = ctx.saved_tensors
+        return grad * torch.clamp(2.0 - 2.0 * torch.abs(x), min=0.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels-last"])
+def test_approx_sign_backward_is_bitwise_the_reference(dtype: torch.dtype, channels_last: bool) -> None:
+    g = torch.Generator().manual_seed(11)
+    x = 1.5 * torch.randn(4, 8, 9, 9, generator=g, dtype=dtype)
+    x.view(-1)[:6] = torch.tensor([-1.0, 1.0, 0.0, -0.0, 0.5, -0.5], dtype=dtype)  # kinks and zeros
+    upstream = torch.randn(4, 8, 9, 9, generator=g, dtype=dtype)
+    if channels_last:
+        x, upstream = x.to(memory_format=torch.channels_last), upstream.to(memory_format=torch.channels_last)
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out1, out2 = approx_sign(x1), _ReferenceApproxSign.apply(x2)
+    assert torch.equal(out1, out2)
+    out1.backward(upstream)
+    out2.backward(upstream)
+    assert x1.grad is not None and x2.grad is not None
+    assert torch.equal(x1.grad, x2.grad)  # bitwise: same values, same signs of zero aside
+    assert torch.equal(torch.signbit(x1.grad), torch.signbit(x2.grad))
+
+
+def test_approx_sign_double_backward_still_records_a_graph() -> None:
+    x = torch.tensor([-0.5, 0.25, 2.0], dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(approx_sign(x).sum(), x, create_graph=True)
+    torch.testing.assert_close(grad, torch.tensor([1.0, 1.5, 0.0], dtype=torch.float64), rtol=0, atol=0)
+    assert grad.requires_grad  # the surrogate's own derivative is defined (−2 sign x on |x| < 1)

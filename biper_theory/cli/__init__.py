@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "figures": "figures",
     "train": "train",
     "pick-omega": "pick_omega",
+    "study": "study",
 }
 
 
