@@ -6,7 +6,7 @@ quantities of :mod:`biper_theory.closed_form` three ways:
 
 * under the fitted **Laplace** law (the paper's closed forms, :mod:`biper_theory.closed_form`);
 * under a fitted zero-mean **Gaussian** law :math:`N(0, \sigma^2)` (not in the paper; the
-  closed forms and series are derived below, in the variable :math:`s = \sigma\omega_0`);
+  closed forms and series are in :mod:`biper_theory.laws.gaussian`, in :math:`s = \sigma\omega_0`);
 * **empirically**, from the weights themselves, with normal-approximation (default) or
   bootstrap confidence intervals, in one chunked pass per layer.
 
@@ -40,8 +40,16 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special, stats
 
-from . import closed_form as cf
-from ._validation import as_positive, broadcast, dimensionless_scale
+from ._validation import as_positive, dimensionless_scale
+from .laws import get as _law_class
+from .laws._base import Quantities
+from .laws._base import from_moments as _from_moments
+from .laws.gaussian import (
+    gaussian_optimal_gamma,
+    gaussian_second_moment,
+    gaussian_share_past_half_period,
+    gaussian_sign_flip_probability,
+)
 
 __all__ = [
     "LAWS",
@@ -91,17 +99,6 @@ CI_BOOTSTRAP = (
 )
 
 _HALF_PI = 0.5 * np.pi
-_SQRT2 = float(np.sqrt(2.0))
-_INV_SQRT_2PI = float(1.0 / np.sqrt(2.0 * np.pi))
-# Below this s = σω₀ the Dawson form of E|sin X| is used, above it the Fourier series; both
-# are accurate to ~1e-15 relative across the switch (the Dawson form neglects the mass past
-# |X| = π, at most 2 erfc(π/(s√2)) < 1e-18 at s = 0.35; the series' first omitted term is
-# e^{-2·17²·s²} ≈ 1e-31 there).
-_GAMMA_SWITCH = 0.35
-_GAMMA_TERMS = 16
-# Above this s the alternating normal-tail sum for the sign-flip probability is replaced by
-# its Euler–Boole expansion to O(h⁷), h = π/s; its first omitted term is ~1e-14 at s = 50.
-_FLIP_SWITCH = 50.0
 
 
 # ----------------------------------------------------------------------------------------
@@ -513,146 +510,6 @@ def scale_estimators(w: ArrayLike, *, per_channel: bool = False) -> dict[str, Ar
     return {SCALE_LABELS[0]: _squeeze(mean_abs, per_channel), SCALE_LABELS[1]: _squeeze(centred, per_channel)}
 
 
-# ----------------------------------------------------------------------------------------
-# Quantities under a Gaussian law, X = ω₀W ~ N(0, s²), s = σω₀.  Not in the paper.
-# ----------------------------------------------------------------------------------------
-
-
-def _gaussian_scale(sigma: ArrayLike | None, omega0: ArrayLike | None, s: ArrayLike | None) -> Array:
-    if s is not None:
-        if sigma is not None or omega0 is not None:
-            raise ValueError("give either s, or both sigma and omega0, not both forms")
-        return as_positive("s", s)
-    if sigma is None or omega0 is None:
-        raise ValueError("both sigma (Gaussian scale, > 0) and omega0 (frequency, > 0) are required")
-    ss, ww = broadcast(sigma=as_positive("sigma", sigma), omega0=as_positive("omega0", omega0))
-    with np.errstate(over="ignore", under="ignore"):
-        prod = ss * ww
-    if not np.all((prod > 0) & (prod < np.inf)):
-        raise ValueError("sigma*omega0 must be a positive finite float64 (it over- or underflowed)")
-    return np.asarray(prod, dtype=np.float64)
-
-
-def _g_second_moment(s: np.ndarray) -> np.ndarray:
-    # E sin²X = (1 - E cos 2X)/2 = (1 - e^{-2s²})/2; -expm1 keeps it exact for small s.
-    with np.errstate(under="ignore", over="ignore"):
-        return -0.5 * np.expm1(-2.0 * s * s)
-
-
-def _g_gamma(s: np.ndarray) -> np.ndarray:
-    # Small s: E|sin X| = E sin|X| (+ mass past |X| = π, < 1e-18 here) = (2/√π) D(s/√2),
-    #   D the Dawson function, from E e^{it|X|} = e^{-t²s²/2}(1 + i erfi(ts/√2)).
-    # Large s: |sin x| = 2/π - (4/π) Σ_k cos(2kx)/(4k²-1) and E cos(2kX) = e^{-2k²s²}.
-    small = 2.0 / np.sqrt(np.pi) * special.dawsn(s / _SQRT2)
-    k = np.arange(1, _GAMMA_TERMS + 1, dtype=np.float64)
-    ss = np.maximum(s, _GAMMA_SWITCH)[..., None]
-    with np.errstate(under="ignore"):
-        series = np.sum(np.exp(-2.0 * k * k * ss * ss) / (4.0 * k * k - 1.0), axis=-1)
-    large = 2.0 / np.pi - 4.0 / np.pi * series
-    return np.where(s < _GAMMA_SWITCH, small, large)
-
-
-def _g_flip_direct(s: float) -> float:
-    # P = 2 Σ_{j≥1} (-1)^{j+1} Q(jπ/s): X > 0 lands in a negative half-period ((2k+1)π, (2k+2)π)
-    # with probability Q((2k+1)π/s) - Q((2k+2)π/s), Q = normal sf; doubled by symmetry. Terms
-    # past jπ/s = 9 are below 1e-19.
-    j = np.arange(1, int(np.ceil(9.0 * s / np.pi)) + 3, dtype=np.float64)
-    with np.errstate(under="ignore"):
-        q = special.ndtr(-j * np.pi / s)
-    signs = np.where(j % 2 == 1, 1.0, -1.0)
-    return float(2.0 * np.sum(signs * q))
-
-
-def _g_flip_large(s: np.ndarray) -> np.ndarray:
-    # Euler–Boole summation of the alternating sum with f(j) = Q(jh), h = π/s, using
-    # 1/(1+e^t) = 1/2 - t/4 + t³/48 - t⁵/480 + 17t⁷/80640 and φ⁽²ᵏ⁾(0) = (-1)^k (2k-1)!! φ(0):
-    # P = 1/2 - φ(0) (h/2 + h³/24 + h⁵/80 + 17 h⁷/2688). Omitted term ≈ 1e-14 at s = 50.
-    h = np.pi / s
-    h2 = h * h
-    return 0.5 - _INV_SQRT_2PI * h * (0.5 + h2 * (1.0 / 24.0 + h2 * (1.0 / 80.0 + h2 * 17.0 / 2688.0)))
-
-
-def _g_flip(s: np.ndarray) -> np.ndarray:
-    out = np.empty(s.shape, dtype=np.float64)
-    flat_s = s.reshape(-1)
-    flat = out.reshape(-1)
-    large = flat_s >= _FLIP_SWITCH
-    flat[large] = _g_flip_large(flat_s[large])
-    for i in np.flatnonzero(~large):
-        flat[i] = _g_flip_direct(float(flat_s[i]))
-    return out
-
-
-def _g_share_past(s: np.ndarray) -> np.ndarray:
-    # P[|X| > π/2] = erfc(π / (2√2 s)).
-    with np.errstate(under="ignore"):
-        return special.erfc(_HALF_PI / (_SQRT2 * s))
-
-
-def gaussian_second_moment(
-    *, sigma: ArrayLike | None = None, omega0: ArrayLike | None = None, s: ArrayLike | None = None
-) -> Array:
-    r""":math:`E\sin^2(\omega_0 W) = (1 - e^{-2s^2})/2`, :math:`W\sim N(0,\sigma^2)`, :math:`s=\sigma\omega_0`
-
-    (not in the paper).
-
-    Not in the paper (derived here: :math:`E\cos 2X = e^{-2s^2}`). Evaluated with ``expm1``:
-    a few ulp relative for every positive ``s``.
-    """
-    return np.asarray(_g_second_moment(_gaussian_scale(sigma, omega0, s)), dtype=np.float64)
-
-
-def gaussian_optimal_gamma(
-    *, sigma: ArrayLike | None = None, omega0: ArrayLike | None = None, s: ArrayLike | None = None
-) -> Array:
-    r""":math:`\gamma^* = E|\sin X|`, :math:`X\sim N(0, s^2)`. Not in the paper; derived here.
-
-    Notes
-    -----
-    Two exact representations, each used where it converges fastest:
-
-    .. math::
-
-        E|\sin X| = \frac{2}{\sqrt\pi} D\!\left(\frac{s}{\sqrt2}\right) + \epsilon
-                  \quad (s < 0.35),\qquad
-        E|\sin X| = \frac2\pi - \frac4\pi\sum_{k\ge1}\frac{e^{-2k^2s^2}}{4k^2-1}
-                  \quad (s \ge 0.35),
-
-    with :math:`D` the Dawson function (the first is :math:`E\sin|X|`; the neglected
-    :math:`\epsilon \le 2\,\mathrm{erfc}(\pi/(s\sqrt2))` is below 1e-18 there) and 16 series
-    terms. Relative accuracy ~1e-15 for :math:`s \in [10^{-6}, 10^{6}]` (tested against
-    adaptive quadrature and Monte Carlo).
-    """
-    return np.asarray(_g_gamma(_gaussian_scale(sigma, omega0, s)), dtype=np.float64)
-
-
-def gaussian_sign_flip_probability(
-    *, sigma: ArrayLike | None = None, omega0: ArrayLike | None = None, s: ArrayLike | None = None
-) -> Array:
-    r""":math:`P[\mathrm{sign}\sin X \ne \mathrm{sign}X]`, :math:`X\sim N(0,s^2)`. Not in the paper.
-
-    Notes
-    -----
-    .. math:: P = 2\sum_{j\ge1}(-1)^{j+1} Q\!\left(\frac{j\pi}{s}\right),\qquad Q = 1-\Phi,
-
-    summed directly (about :math:`9s/\pi` terms) for :math:`s < 50`, and for :math:`s\ge50`
-    by its Euler–Boole expansion in :math:`h=\pi/s`,
-    :math:`P = \tfrac12 - \varphi(0)\,(h/2 + h^3/24 + h^5/80 + 17h^7/2688) + O(h^9)`.
-    Absolute accuracy ~1e-14 for every positive ``s``.
-    """
-    return np.asarray(_g_flip(_gaussian_scale(sigma, omega0, s)), dtype=np.float64)
-
-
-def gaussian_share_past_half_period(
-    *, sigma: ArrayLike | None = None, omega0: ArrayLike | None = None, s: ArrayLike | None = None
-) -> Array:
-    r""":math:`P[|\omega_0 W| > \pi/2] = \mathrm{erfc}(\pi/(2\sqrt2\,s))` under :math:`N(0,\sigma^2)`.
-
-    Not in the paper.
-    """
-    return np.asarray(_g_share_past(_gaussian_scale(sigma, omega0, s)), dtype=np.float64)
-
-
 def laplace_share_past_half_period(
     *, b: ArrayLike | None = None, omega0: ArrayLike | None = None, a: ArrayLike | None = None
 ) -> Array:
@@ -671,95 +528,26 @@ def laplace_share_past_half_period(
 # ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Quantities:
-    r"""What :math:`\hat w = \sin(\omega_0 w)` looks like, under a law or measured.
-
-    Attributes
-    ----------
-    second_moment : :math:`E\hat w^2`.
-    optimal_gamma : :math:`\gamma^* = E|\hat w|` (eq. 8 of the paper under Laplace).
-    quantization_error : :math:`QE^* = E\hat w^2 - \gamma^{*2}` (the paper's QE, eq. 5–7, at
-        optimal γ).
-    normalized_quantization_error : :math:`QE^*/E\hat w^2`.
-    sqnr_db : :math:`-10\log_{10}` of the normalised QE.
-    l1_quantization_error : :math:`E|\hat w - \mathrm{sign}\,\hat w| = 1 - \gamma^*` (the
-        official code's "QE").
-    sign_flip_probability : :math:`P[\mathrm{sign}\,\hat w \ne \mathrm{sign}\,w]`.
-    share_past_half_period : :math:`P[|\omega_0 w| > \pi/2]`.
-    """
-
-    second_moment: Array
-    optimal_gamma: Array
-    quantization_error: Array
-    normalized_quantization_error: Array
-    sqnr_db: Array
-    l1_quantization_error: Array
-    sign_flip_probability: Array
-    share_past_half_period: Array
-
-    def as_dict(self) -> dict[str, Array]:
-        """The eight quantities by name."""
-        return {k: getattr(self, k) for k in _QUANTITY_NAMES}
-
-
-_QUANTITY_NAMES = (
-    "second_moment",
-    "optimal_gamma",
-    "quantization_error",
-    "normalized_quantization_error",
-    "sqnr_db",
-    "l1_quantization_error",
-    "sign_flip_probability",
-    "share_past_half_period",
-)
-
-
-def _from_moments(m2: np.ndarray, g: np.ndarray, flip: np.ndarray, past: np.ndarray) -> dict[str, np.ndarray]:
-    qe = np.maximum(m2 - g * g, 0.0)  # QE* = E ŵ² - γ*², ≥ 0 (Cauchy–Schwarz)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        nqe = np.where(m2 > 0, qe / np.where(m2 > 0, m2, 1.0), np.nan)
-        sqnr = -10.0 * np.log10(nqe)
-    return {
-        "second_moment": m2,
-        "optimal_gamma": g,
-        "quantization_error": qe,
-        "normalized_quantization_error": nqe,
-        "sqnr_db": sqnr,
-        "l1_quantization_error": 1.0 - g,
-        "sign_flip_probability": flip,
-        "share_past_half_period": past,
-    }
-
-
 def model_quantities(law: str, *, scale: ArrayLike, omega0: ArrayLike) -> Quantities:
     r"""The eight :class:`Quantities` under a zero-mean law with the given scale.
 
     ``law="laplace"``: closed forms of :mod:`biper_theory.closed_form` at :math:`a=b\omega_0`
     (eqs. 5–8 of Vargas et al., 2024, and the derived sign-flip probability
     :math:`1/(1+e^{\pi/a})`); ``scale`` is ``b``. ``law="gaussian"``: the closed forms and
-    series of this module at :math:`s=\sigma\omega_0` (not in the paper); ``scale`` is ``σ``.
+    series of :mod:`biper_theory.laws.gaussian` at :math:`s=\sigma\omega_0` (not in the
+    paper); ``scale`` is ``σ``. Both through the law objects of :mod:`biper_theory.laws`,
+    vectorised over ``scale``.
 
     Raises
     ------
     ValueError
         For an unknown ``law`` (allowed: ``LAWS``) or a scale/ω₀ outside (0, inf).
     """
-    if law == "laplace":
-        a = dimensionless_scale(scale, omega0, None)
-        m2 = cf.second_moment(a=a)
-        g = cf.optimal_gamma(a=a)
-        d = _from_moments(m2, g, cf.sign_flip_probability(a=a), laplace_share_past_half_period(a=a))
-        d["quantization_error"] = cf.quantization_error(a=a)
-        d["normalized_quantization_error"] = cf.normalized_quantization_error(a=a)
-        d["sqnr_db"] = cf.sqnr_db(a=a)
-        d["l1_quantization_error"] = cf.l1_quantization_error(a=a)
-    elif law == "gaussian":
-        s = _gaussian_scale(scale, omega0, None)
-        d = _from_moments(_g_second_moment(s), _g_gamma(s), _g_flip(s), _g_share_past(s))
-    else:
+    if law not in LAWS:
         raise ValueError(f"law must be one of {', '.join(LAWS)}; got {law!r}")
-    return Quantities(**{k: np.asarray(v, dtype=np.float64) for k, v in d.items()})
+    cls: Any = _law_class(law)
+    x = dimensionless_scale(scale, omega0, None)  # checks scale, omega0 and their product
+    return cls(**{cls.scale_name: 1.0}).quantities(omega0=x)
 
 
 @dataclass(frozen=True)
