@@ -1268,7 +1268,8 @@ def trained_weights_data(findings: Any) -> FigureData:
     * main (``fig8_trained_weights.csv``): per ŵ bin (:func:`biper_theory.trained.hat_w_bin_edges`,
       equal width in arcsin ŵ) its edges, the measured density (count / (n · width)) and each
       fitted law's (bin probability / width);
-    * ``phase``: the same per bin of the phase ψ = ω₀w mod π on [0, π), densities per radian;
+    * ``phase``: the same per bin of the phase θ (:func:`biper_theory.phase.phase`) on
+      [-π/2, π/2), densities per radian;
     * ``pdf``: each law's pdf of ŵ on :func:`biper_theory.trained.pdf_grid`, the curves drawn.
 
     Parameters
@@ -1329,8 +1330,9 @@ def trained_weights(fig: Figure | None = None, *, data: FigureData) -> Figure:
     * the histogram of :math:`\hat w = \sin(\omega_0 w)` (density on a log axis; bins of
       equal width in arcsin ŵ, so the narrow bins next to ±1 resolve the divergence of every
       pdf of ŵ there) with the pdf of ŵ under each fitted law (``gid="pdf-<law>"``);
-    * the histogram of the phase :math:`\psi = \omega_0 w \bmod \pi` (crest of the sine at
-      π/2, zeros at 0 and π) with each law's density of ψ
+    * the histogram of the phase θ of :func:`biper_theory.phase.phase`
+      (:math:`\omega_0 w` folded into [-π/2, π/2) modulo π: crests of the sine at ±π/2, its
+      zero at 0) with each law's density of θ per bin
       (:func:`biper_theory.trained.law_phase_probabilities`; ``gid="phase-<law>"``).
 
     Parameters
@@ -1394,13 +1396,13 @@ def trained_weights(fig: Figure | None = None, *, data: FigureData) -> Figure:
                 ax_w.set_title(rf"{shown}: $\hat w = \sin(\omega_0 w)$", fontsize=8)
                 ax_w.set_xlabel(r"$\hat w$")
                 ax_w.set_ylabel("density")
-                ax_p.set_xlim(0.0, np.pi)
+                ax_p.set_xlim(-0.5 * np.pi, 0.5 * np.pi)
                 ax_p.set_xticks(
-                    [0.0, np.pi / 4, np.pi / 2, 3 * np.pi / 4, np.pi],
-                    ["0", r"$\pi/4$", r"$\pi/2$", r"$3\pi/4$", r"$\pi$"],
+                    [-0.5 * np.pi, -0.25 * np.pi, 0.0, 0.25 * np.pi, 0.5 * np.pi],
+                    [r"$-\pi/2$", r"$-\pi/4$", "0", r"$\pi/4$", r"$\pi/2$"],
                 )
-                ax_p.set_title(rf"{shown}: phase $\omega_0 w$ mod $\pi$", fontsize=8)
-                ax_p.set_xlabel(r"$\psi$ (crest at $\pi/2$)")
+                ax_p.set_title(rf"{shown}: phase $\theta$ of $\omega_0 w$ (mod $\pi$)", fontsize=8)
+                ax_p.set_xlabel(r"$\theta$ (crests at $\pm\pi/2$, zero at 0)")
                 ax_p.set_ylabel("density")
                 if i == 0:
                     ax_w.legend(loc="upper center", fontsize=6.5, ncols=2)

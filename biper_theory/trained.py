@@ -46,8 +46,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from . import closed_form as cf
-from . import weights as wts
+from . import laws as weight_laws
+from . import phase as ph
+from .laws._base import check_weights
 
 __all__ = [
     "LAWS",
@@ -84,13 +85,13 @@ LAWS: tuple[str, ...] = ("laplace", "gaussian")
 #: [-π/2, π/2], so that the bins next to ±1 (where every pdf of ŵ diverges like
 #: 1/√(1-ŵ²)) are narrow in ŵ and no bin holds a large share of the mass.
 HIST_BINS = 40
-#: Bins of the phase histogram: ψ = ω₀w mod π on [0, π) (|ŵ| = sin ψ; the crests of the sine
-#: are at ψ = π/2, an edge, and the zeros at 0 and π).
+#: Bins of the histogram of the phase θ of :func:`biper_theory.phase.phase` on [-π/2, π/2)
+#: (θ = 0 a zero of the sine, an edge; θ = ±π/2 its crests).
 PHASE_BINS = 36
 #: Points of the grid on which each law's pdf of ŵ is drawn (:func:`pdf_grid`).
 PDF_GRID_POINTS = 241
-#: |ŵ| above which a weight sits on a crest of the sine (the issue's 0.9).
-CREST_THRESHOLD = 0.9
+#: |ŵ| above which a weight sits on a crest of the sine (that of :mod:`biper_theory.phase`).
+CREST_THRESHOLD = ph.CREST_THRESHOLD
 #: Gauss–Legendre nodes per bin for the law's bin probabilities (see :func:`law_bin_probabilities`).
 _GL_NODES = 16
 #: Seed of :func:`train_default` (the default of ``biper-theory train``).
@@ -183,9 +184,9 @@ class LawFindings:
         :math:`E\\hat w^2`, :math:`\\gamma^* = E|\\hat w|` and :math:`QE^*` under the law.
     crest_share, cos2_mean : float
         The law's :math:`P[|\\hat w| > 0.9]` and :math:`E\\cos 2\\omega_0 w`.
-    phase_p_value : float or None
-        p-value of the phase test of :func:`biper_theory.phase.phase_statistics` (None
-        where that module is not available).
+    phase_p_value : float
+        p-value of the phase test of :func:`biper_theory.phase.phase_statistics`
+        (:data:`biper_theory.phase.TEST`: measured mean of cos 2ω₀w against the law's).
     gof : GoodnessOfFit
         :func:`hat_w_chi_square` of the layer against this law.
     bin_probabilities, phase_probabilities : ndarray
@@ -205,7 +206,7 @@ class LawFindings:
     quantization_error: float
     crest_share: float
     cos2_mean: float
-    phase_p_value: float | None
+    phase_p_value: float
     gof: GoodnessOfFit
     bin_probabilities: Array = field(repr=False, compare=False)
     phase_probabilities: Array = field(repr=False, compare=False)
@@ -227,7 +228,7 @@ class LawFindings:
             "phase": {
                 "crest_share_model": _num(self.crest_share),
                 "cos2_mean_model": _num(self.cos2_mean),
-                "p_value": None if self.phase_p_value is None else _num(self.phase_p_value),
+                "p_value": _num(self.phase_p_value),
             },
         }
 
@@ -255,7 +256,7 @@ class LayerFindings:
     laws : dict of str to LawFindings
     hat_w_counts, phase_counts : ndarray
         Histogram counts of ŵ over :func:`hat_w_bin_edges` and of the phase
-        :math:`\psi = \omega_0 w \bmod \pi` over :func:`phase_bin_edges`.
+        θ (:func:`biper_theory.phase.phase`) over :func:`phase_bin_edges`.
     """
 
     source: str
@@ -330,6 +331,7 @@ class TrainedFindings:
             "laws": list(self.laws),
             "fit": "maximum likelihood, location fixed at 0",
             "goodness_of_fit": GOF_TEST,
+            "phase_test": ph.TEST,
             "crest_threshold": CREST_THRESHOLD,
             "layers": [f.as_dict() for f in self.layers],
         }
@@ -363,10 +365,13 @@ def hat_w_bin_edges(bins: int = HIST_BINS) -> Array:
 
 
 def phase_bin_edges(bins: int = PHASE_BINS) -> Array:
-    r"""Edges of ``bins`` equal bins of the phase :math:`\psi = \omega_0 w \bmod \pi` on [0, π]."""
+    r"""Edges of ``bins`` equal bins of the phase θ (:func:`biper_theory.phase.phase`) on [-π/2, π/2]."""
     if isinstance(bins, bool) or int(bins) != bins or bins < 2:
         raise ValueError(f"bins must be an integer >= 2; got {bins!r}")
-    return np.linspace(0.0, np.pi, int(bins) + 1)
+    edges = np.linspace(-0.5 * np.pi, 0.5 * np.pi, int(bins) + 1)
+    if bins % 2 == 0:
+        edges[int(bins) // 2] = 0.0
+    return edges
 
 
 def pdf_grid() -> Array:
@@ -386,24 +391,19 @@ def _gauss_legendre(edges: Array) -> tuple[Array, Array]:
 def law_phase_probabilities(law: Any, *, omega0: float, bins: int = PHASE_BINS) -> Array:
     r"""The probability of each bin of :func:`phase_bin_edges` under a fitted zero-mean law.
 
-    Not in the paper. For a law symmetric about 0, :math:`\psi = \omega_0 W \bmod \pi` and
-    :math:`\pi - \psi` have the same law (:math:`-W` has phase :math:`\pi - \psi`), and
-    :math:`|\hat w| = \sin\psi` takes each value at :math:`\psi` and :math:`\pi-\psi`; so
-    the density of the phase follows from the law's pdf of ŵ,
+    Not in the paper. The density of the phase θ is the law's wrapped density
+    (:func:`biper_theory.phase.phase_density`),
 
-    .. math:: f_\psi(\psi) = \tfrac12\,[f_{\hat w}(\sin\psi) + f_{\hat w}(-\sin\psi)]\,
-              |\cos\psi|,\qquad 0 \le \psi < \pi,
+    .. math:: p_\pi(\theta) = \sum_k f_X(\theta + k\pi) = f_{\hat w}(\sin\theta)\cos\theta,
+              \qquad X = \omega_0 W,
 
-    integrated over each bin by 16-point Gauss–Legendre (bounded integrand, kink at the edge
-    π/2; ≤ 1e-12 absolute against the periodic sums of the law's cdf of w, tested).
+    integrated over each bin by 16-point Gauss–Legendre (bounded integrand, smooth inside
+    each bin, its kink at 0 on an edge; ≤ 1e-12 absolute against the periodic sums of the
+    law's cdf of w, tested).
     """
     th, wt = _gauss_legendre(phase_bin_edges(bins))
-    y = np.sin(th)
-    f = np.asarray(law.pdf_hat(y, omega0=omega0), dtype=np.float64) + np.asarray(
-        law.pdf_hat(-y, omega0=omega0), dtype=np.float64
-    )
-    # f_ψ(ψ) = ½ [f(sin ψ) + f(−sin ψ)] |cos ψ|
-    return np.asarray(np.sum(0.5 * f * np.abs(np.cos(th)) * wt, axis=1), dtype=np.float64)
+    dens = np.asarray(ph.phase_density(law, th, omega0=omega0), dtype=np.float64)
+    return np.asarray(np.sum(dens * wt, axis=1), dtype=np.float64)
 
 
 def law_bin_probabilities(law: Any, *, omega0: float, bins: int = HIST_BINS) -> Array:
@@ -482,71 +482,6 @@ def hat_w_chi_square(counts: npt.ArrayLike, probabilities: npt.ArrayLike, *, n_p
 
 
 # ----------------------------------------------------------------------------------------
-# Fitting the laws (interim: the Laplace and Gaussian fits of biper_theory.weights)
-# ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Fitted:
-    """A fitted zero-mean Laplace or Gaussian law with the interface of :mod:`biper_theory.laws`."""
-
-    name: str
-    scale: float
-    aic: float
-    ks_statistic: float
-    n_params: int = 1
-
-    @property
-    def params(self) -> dict[str, float]:
-        return {"b" if self.name == "laplace" else "sigma": self.scale}
-
-    def _q(self, omega0: float) -> wts.Quantities:
-        return wts.model_quantities(self.name, scale=self.scale, omega0=omega0)
-
-    def second_moment(self, *, omega0: float) -> Array:
-        return self._q(omega0).second_moment
-
-    def optimal_gamma(self, *, omega0: float) -> Array:
-        return self._q(omega0).optimal_gamma
-
-    def quantization_error(self, *, omega0: float) -> Array:
-        return self._q(omega0).quantization_error
-
-    def cos2_mean(self, *, omega0: float) -> Array:
-        return np.asarray(1.0 - 2.0 * self._q(omega0).second_moment)  # E cos 2X = 1 − 2 E sin²X
-
-    def _x_cdf(self, x: Array, omega0: float) -> Array:
-        d = stats.laplace if self.name == "laplace" else stats.norm
-        return np.asarray(d.cdf(x, scale=self.scale * omega0), dtype=np.float64)
-
-    def crest_share(self, *, omega0: float, threshold: float = CREST_THRESHOLD) -> Array:
-        # P[|sin X| > t] = Σ_k P[kπ + α < X < kπ + π − α], α = arcsin t
-        alpha = math.asin(threshold)
-        k = np.arange(-400, 401) * math.pi
-        return np.asarray(np.sum(self._x_cdf(k + math.pi - alpha, omega0) - self._x_cdf(k + alpha, omega0)))
-
-    def pdf_hat(self, y: npt.ArrayLike, *, omega0: float) -> Array:
-        if self.name == "laplace":
-            return cf.pdf(y, b=self.scale, omega0=omega0)
-        # Σ over the arcsin branches θ + 2πk and π − θ + 2πk of the density of X = ω₀W
-        yy = np.asarray(y, dtype=np.float64)
-        t = np.arcsin(yy)[..., None]
-        k = 2.0 * np.pi * np.arange(-200, 201)
-        s = self.scale * omega0
-        dens = stats.norm.pdf(t + k, scale=s) + stats.norm.pdf(np.pi - t + k, scale=s)
-        return np.asarray(dens.sum(axis=-1) / np.sqrt(1.0 - yy * yy), dtype=np.float64)
-
-
-def _fit_laws(w: Array, names: Sequence[str]) -> dict[str, Any]:
-    """Fitted law objects by name (location fixed at 0)."""
-    fits: dict[str, Any] = {}
-    for name in names:
-        fit = (wts.fit_laplace if name == "laplace" else wts.fit_gaussian)(w, fix_loc=True)
-        fits[name] = _Fitted(name, float(fit.scale), float(fit.aic), float(fit.ks_statistic))
-    return fits
-
-
-# ----------------------------------------------------------------------------------------
 # One layer, every source
 # ----------------------------------------------------------------------------------------
 
@@ -589,7 +524,7 @@ def analyze_layer(
               \overline{\mathbb 1[|\omega_0 w| > \pi/2]},\quad
               \overline{\mathbb 1[|\hat w| > 0.9]},\quad \overline{\cos 2\omega_0 w}.
     """
-    x = wts.as_weight_array("w", w).reshape(-1).astype(np.float64)
+    x = check_weights(w).astype(np.float64, copy=False)
     if not (isinstance(omega0, int | float | np.floating) and math.isfinite(omega0) and omega0 > 0):
         raise ValueError(f"omega0 must be finite and in (0, inf); got {omega0!r}")
     omega0 = float(omega0)
@@ -597,11 +532,13 @@ def analyze_layer(
     m2 = float(np.mean(s * s))
     g = float(np.mean(np.abs(s)))
     counts, _ = np.histogram(s, bins=hat_w_bin_edges())
-    fits = _fit_laws(x, laws)
-    best = min(fits, key=lambda k: (fits[k].aic, list(fits).index(k)))
+    fits = weight_laws.fit_all(x, names=laws, fix_loc=True)
+    best = weight_laws.best_by_aic(fits)
     found: dict[str, LawFindings] = {}
+    phases: dict[str, ph.PhaseStatistics] = {}
     for name, law in fits.items():
         probs = law_bin_probabilities(law, omega0=omega0)
+        phases[name] = st = ph.phase_statistics(x, omega0=omega0, law=law, threshold=CREST_THRESHOLD)
         found[name] = LawFindings(
             law=name,
             params={k: float(v) for k, v in law.params.items()},
@@ -611,9 +548,9 @@ def analyze_layer(
             second_moment=float(law.second_moment(omega0=omega0)),
             optimal_gamma=float(law.optimal_gamma(omega0=omega0)),
             quantization_error=float(law.quantization_error(omega0=omega0)),
-            crest_share=float(law.crest_share(omega0=omega0, threshold=CREST_THRESHOLD)),
-            cos2_mean=float(law.cos2_mean(omega0=omega0)),
-            phase_p_value=None,
+            crest_share=st.crest_share_model,
+            cos2_mean=st.cos2_mean_model,
+            phase_p_value=st.p_value,
             gof=hat_w_chi_square(counts, probs, n_params=int(law.n_params)),
             bin_probabilities=probs,
             phase_probabilities=law_phase_probabilities(law, omega0=omega0),
@@ -628,12 +565,12 @@ def analyze_layer(
         optimal_gamma=g,
         quantization_error=max(m2 - g * g, 0.0),  # QE* = E ŵ² − γ*² ≥ 0
         share_past_half_period=float(np.mean(np.abs(omega0 * x) > 0.5 * np.pi)),
-        crest_share=float(np.mean(np.abs(s) > CREST_THRESHOLD)),
-        cos2_mean=float(np.mean(np.cos(2.0 * omega0 * x))),
+        crest_share=phases[best].crest_share,
+        cos2_mean=phases[best].cos2_mean,
         best_law=best,
         laws=found,
         hat_w_counts=counts.astype(np.float64),
-        phase_counts=np.histogram(np.mod(omega0 * x, np.pi), bins=phase_bin_edges())[0].astype(np.float64),
+        phase_counts=np.histogram(ph.phase(x, omega0=omega0), bins=phase_bin_edges())[0].astype(np.float64),
     )
 
 

@@ -48,7 +48,7 @@ def _hat_w_cdf(dist: Any, y: np.ndarray, omega0: float) -> np.ndarray:
 
 
 def _phase_cdf_diff(dist: Any, edges: np.ndarray, omega0: float) -> np.ndarray:
-    # P[ψ ∈ [e_j, e_{j+1})], ψ = X mod π: Σ_k P[kπ + e_j ≤ X < kπ + e_{j+1}]
+    # P[θ ∈ [e_j, e_{j+1})], θ = ((X + π/2) mod π) − π/2: Σ_k P[kπ + e_j ≤ X < kπ + e_{j+1}]
     k = np.arange(-_K, _K + 1)[None, :] * np.pi
     c = dist.cdf((k + edges[:, None]) / omega0)
     return np.sum(c[1:] - c[:-1], axis=1)
@@ -130,6 +130,8 @@ def test_measured_numbers_equal_numpy(layer: tuple[np.ndarray, T.LayerFindings])
     assert lf.cos2_mean == pytest.approx(np.mean(np.cos(2 * OMEGA0 * x)), rel=1e-12, abs=1e-15)
     counts, _ = np.histogram(s, bins=np.sin(np.linspace(-np.pi / 2, np.pi / 2, T.HIST_BINS + 1)))
     np.testing.assert_array_equal(lf.hat_w_counts, counts)
+    theta = np.mod(OMEGA0 * x + np.pi / 2, np.pi) - np.pi / 2
+    np.testing.assert_array_equal(lf.phase_counts, np.histogram(theta, bins=T.phase_bin_edges())[0])
     assert lf.hat_w_counts.sum() == x.size and lf.phase_counts.sum() == x.size
 
 
@@ -150,7 +152,12 @@ def test_law_numbers_equal_scipy(layer: tuple[np.ndarray, T.LayerFindings]) -> N
         assert law.second_moment == pytest.approx(m2, rel=1e-8), name
         assert law.optimal_gamma == pytest.approx(g, rel=1e-8), name
         assert law.quantization_error == pytest.approx(m2 - g * g, rel=1e-7), name
-        assert law.cos2_mean == pytest.approx(_expect(dist, lambda t: np.cos(2 * t), OMEGA0), abs=1e-8)
+        cos2 = _expect(dist, lambda t: np.cos(2 * t), OMEGA0)
+        assert law.cos2_mean == pytest.approx(cos2, abs=1e-8)
+        # the phase test: z-test of the mean of cos 2ω₀w against the law's, sample variance
+        c = np.cos(2 * OMEGA0 * x)
+        z = (c.mean() - cos2) / (c.std(ddof=1) / np.sqrt(x.size))
+        assert law.phase_p_value == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-6, abs=1e-300)
         # crest share P[|sin X| > 0.9] = P[sin X > 0.9] + P[sin X < −0.9]
         cdf = _hat_w_cdf(dist, np.array([-0.9, 0.9]), OMEGA0)
         assert law.crest_share == pytest.approx(cdf[0] + 1.0 - cdf[1], abs=1e-11), name
