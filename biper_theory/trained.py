@@ -536,14 +536,17 @@ def analyze_layer(
     best = weight_laws.best_by_aic(fits)
     found: dict[str, LawFindings] = {}
     phases: dict[str, ph.PhaseStatistics] = {}
+    best_aic = fits[best].aic
     for name, law in fits.items():
+        # a fitted law carries its AIC and KS distance (None only for laws built by hand)
+        assert law.aic is not None and law.ks_statistic is not None and best_aic is not None
         probs = law_bin_probabilities(law, omega0=omega0)
         phases[name] = st = ph.phase_statistics(x, omega0=omega0, law=law, threshold=CREST_THRESHOLD)
         found[name] = LawFindings(
             law=name,
             params={k: float(v) for k, v in law.params.items()},
             aic=float(law.aic),
-            delta_aic=float(law.aic - fits[best].aic),
+            delta_aic=float(law.aic - best_aic),
             ks_statistic=float(law.ks_statistic),
             second_moment=float(law.second_moment(omega0=omega0)),
             optimal_gamma=float(law.optimal_gamma(omega0=omega0)),
