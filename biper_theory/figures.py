@@ -1394,16 +1394,18 @@ def trained_weights(fig: Figure | None = None, *, data: FigureData) -> Figure:
                 ax_w.set_yscale("log")
                 ax_w.set_xlim(-1.0, 1.0)
                 ax_w.set_title(rf"{shown}: $\hat w = \sin(\omega_0 w)$", fontsize=8)
-                ax_w.set_xlabel(r"$\hat w$")
-                ax_w.set_ylabel("density")
                 ax_p.set_xlim(-0.5 * np.pi, 0.5 * np.pi)
                 ax_p.set_xticks(
                     [-0.5 * np.pi, -0.25 * np.pi, 0.0, 0.25 * np.pi, 0.5 * np.pi],
                     [r"$-\pi/2$", r"$-\pi/4$", "0", r"$\pi/4$", r"$\pi/2$"],
                 )
                 ax_p.set_title(rf"{shown}: phase $\theta$ of $\omega_0 w$ (mod $\pi$)", fontsize=8)
-                ax_p.set_xlabel(r"$\theta$ (crests at $\pm\pi/2$, zero at 0)")
-                ax_p.set_ylabel("density")
+                # axis labels on the outer panels only (text layout is most of the drawing time)
+                if i == len(layers) - 1:
+                    ax_w.set_xlabel(r"$\hat w$")
+                    ax_p.set_xlabel(r"$\theta$ (crests at $\pm\pi/2$, zero at 0)")
+                if j == 0:
+                    ax_w.set_ylabel("density")
                 if i == 0:
                     ax_w.legend(loc="upper center", fontsize=6.5, ncols=2)
                     ax_p.legend(loc="upper left", fontsize=6.5)
@@ -1425,6 +1427,8 @@ def write_trained_weights(out_dir: str | Path, findings: Any) -> list[Path]:
         size = trained_weights_figsize(n_layers, len(data.params["sources"]))
         fig = Figure(figsize=size, layout="constrained")
         trained_weights(fig, data=data)
+        fig.draw_without_rendering()  # lay the panels out once, not once per file
+        fig.set_layout_engine("none")
         for ext in ("pdf", "png"):
             written.append(save_figure(fig, out / f"{data.name}.{ext}", format=ext))
     for fname, table in data.tables().items():
