@@ -1,11 +1,13 @@
 r"""Pick the frequency ω₀ for measured weights, by a stated criterion.
 
 Everything the paper's analysis says about ω₀ goes through the dimensionless scale
-:math:`a = b\,\omega_0` (Laplace; :math:`s = \sigma\omega_0` under the Gaussian law of
-:mod:`biper_theory.weights`). A criterion therefore fixes a set of admissible values of
-:math:`a`; each layer, with its fitted scale :math:`\hat b`, turns that into admissible
-:math:`\omega_0 = a/\hat b`, and one global ω₀ (BiPer uses one frequency for the whole network)
-must satisfy the condition in every layer.
+:math:`a = b\,\omega_0` (Laplace; :math:`x = c\,\omega_0` for any law of
+:mod:`biper_theory.laws`, e.g. :math:`s = \sigma\omega_0` for the Gaussian). A criterion
+therefore fixes a set of admissible values of the dimensionless scale under each layer's law
+(held as a law object; layers may follow different laws, e.g. the best by AIC); each layer,
+with its fitted scale :math:`\hat c`, turns that into admissible :math:`\omega_0 = x/\hat c`,
+and one global ω₀ (BiPer uses one frequency for the whole network) must satisfy the
+condition in every layer.
 
 Criteria (:data:`CRITERIA`; keyword targets in brackets, defaults after ``=``):
 
@@ -50,12 +52,15 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from . import closed_form as cf
+from . import laws as _laws
 from . import weights as wt
 from ._validation import as_positive
+from .laws import Law
 
 __all__ = [
     "CRITERIA",
+    "LAW_CHOICES",
+    "fit_layer_law",
     "LayerRecommendation",
     "Recommendation",
     "pick_omega",
@@ -73,53 +78,84 @@ CRITERIA: dict[str, dict[str, Any]] = {
 
 _X_LO, _X_HI = 1e-6, 1e6  # search range of the dimensionless scale a (or s)
 _GRID = np.geomspace(_X_LO, _X_HI, 4801)  # 400 points per decade
+# laws with numerical routes are searched on every 10th point (40 per decade) before the
+# bisection: each point costs them ~0.1-1 ms instead of ~1 µs
+_COARSE = 10
+# Where an analytic inverse is made exact in float arithmetic by stepping to the next float,
+# give up after this many steps: more means the inverse and the evaluated function disagree by
+# more than rounding (a bug), which must not hang (issue 11, item 7).
+_MAX_ULPS = 64
 
 
 # ----------------------------------------------------------------------------------------
-# The law, as functions of the dimensionless scale x = a (Laplace) or s (Gaussian)
+# The law, as functions of the dimensionless scale x (a law object with scale 1)
 # ----------------------------------------------------------------------------------------
 
 
-def _qe(law: str, x: np.ndarray) -> np.ndarray:
-    if law == "laplace":
-        return cf.quantization_error(a=x)
-    g = wt.gaussian_optimal_gamma(s=x)
-    return np.maximum(wt.gaussian_second_moment(s=x) - g * g, 0.0)
+def _nqe(law: Law, x: np.ndarray) -> np.ndarray:
+    return law.standardized().normalized_quantization_error(omega0=x)
 
 
-def _nqe(law: str, x: np.ndarray) -> np.ndarray:
-    if law == "laplace":
-        return cf.normalized_quantization_error(a=x)
-    return _qe(law, x) / wt.gaussian_second_moment(s=x)
+def _flip(law: Law, x: float) -> float:
+    return float(law.standardized().sign_flip_probability(omega0=x))
 
 
-def _flip(law: str, x: float) -> float:
-    if law == "laplace":
-        return float(cf.sign_flip_probability(a=x))
-    return float(wt.gaussian_sign_flip_probability(s=x))
+def _law_named(law: str, scale: float = 1.0) -> Law:
+    """A law from its registry name and scale alone (laws with a shape need a fitted object)."""
+    cls: Any = _laws.get(law)
+    try:
+        built: Law = cls(**{cls.scale_name: float(scale)})
+        return built
+    except TypeError:
+        raise ValueError(
+            f"law {law!r} has a shape parameter: pass fitted law objects (biper_theory.laws.fit) "
+            "instead of scales"
+        ) from None
 
 
-@functools.lru_cache(maxsize=4)
-def law_peak(law: str = "laplace") -> tuple[float, float]:
+def _key(law: Law) -> tuple[Any, ...]:
+    """Layers whose laws differ only in scale share every computation in x (a law without
+    parameters, the empirical law, shares nothing: its key is the object itself)."""
+    if not law.params:
+        return (type(law), id(law))
+    return (type(law), tuple(sorted((k, v) for k, v in law.params.items() if k != law.scale_name)))
+
+
+@functools.lru_cache(maxsize=64)
+def _parametric_peak(key: tuple[Any, ...]) -> tuple[float, float]:
+    cls, shape = key
+    law: Law = cls(**dict(shape), **{cls.scale_name: 1.0})
+    return law.qe_peak()
+
+
+def _peak_of(law: Law) -> tuple[float, float]:
+    return _parametric_peak(_key(law)) if law.params else law.qe_peak()
+
+
+def law_peak(law: str | Law = "laplace") -> tuple[float, float]:
     r"""``(x_star, qe_star)``: where the paper's QE* peaks in the dimensionless scale.
 
     Laplace: :func:`biper_theory.closed_form.qe_peak` (:math:`a^*\approx0.954882`, eq. 7–8).
-    Gaussian (not in the paper): the maximiser of :math:`E\sin^2X - (E|\sin X|)^2` over
-    :math:`s`, found by bounded Brent search around the grid maximum.
+    Other laws (not in the paper): :meth:`biper_theory.laws.Law.qe_peak`, the maximiser of
+    :math:`E\hat w^2 - (E|\hat w|)^2` over x by bounded Brent search around the grid maximum.
+    ``law``: a law object, or the name of a law without a shape parameter.
     """
-    if law == "laplace":
-        return cf.qe_peak()
-    if law != "gaussian":
-        raise ValueError(f"law must be one of {', '.join(wt.LAWS)}; got {law!r}")
-    q = _qe(law, _GRID)
-    i = int(np.argmax(q))
-    res = optimize.minimize_scalar(
-        lambda s: -float(_qe(law, np.asarray(s))),
-        bounds=(_GRID[max(i - 1, 0)], _GRID[min(i + 1, _GRID.size - 1)]),
-        method="bounded",
-        options={"xatol": 1e-13},
+    obj = _law_named(law) if isinstance(law, str) else law
+    return _peak_of(obj)
+
+
+def _step(w: float, bad: Callable[[float], bool], toward: float, what: str) -> float:
+    """Step ``w`` float by float towards ``toward`` while ``bad(w)``; at most _MAX_ULPS steps."""
+    for _ in range(_MAX_ULPS):
+        if not bad(w):
+            return w
+        w = float(np.nextafter(w, toward))
+    if not bad(w):
+        return w
+    raise RuntimeError(
+        f"{what}: still not met {_MAX_ULPS} floats past the analytic value (at {w!r}); the inverse "
+        "and the evaluated function disagree by more than rounding"
     )
-    return float(res.x), float(-res.fun)
 
 
 # ----------------------------------------------------------------------------------------
@@ -131,9 +167,10 @@ def law_peak(law: str = "laplace") -> tuple[float, float]:
 class LayerRecommendation:
     """The recommended ω₀ for one layer, with the value of the criterion's quantity there.
 
-    ``scale`` is the fitted scale (Laplace b̂ or Gaussian σ̂), ``x = scale·omega0`` the
-    dimensionless scale at the recommendation, ``value`` the criterion's quantity there
-    (normalised QE, SQNR dB, a/a*, or normalised QE), ``explanation`` one line.
+    ``scale`` is the fitted scale (Laplace b̂, Gaussian σ̂, or the scale of ``law``),
+    ``x = scale·omega0`` the dimensionless scale at the recommendation, ``value`` the
+    criterion's quantity there (normalised QE, SQNR dB, x/x*, or normalised QE),
+    ``explanation`` one line, ``law`` the name of the layer's law.
     """
 
     layer: str
@@ -143,6 +180,7 @@ class LayerRecommendation:
     x: float
     value: float
     explanation: str
+    law: str = "laplace"
 
 
 @dataclass(frozen=True)
@@ -166,30 +204,26 @@ class Recommendation:
 
 def _omega_at_least(x_min: float, scale: float) -> float:
     """Smallest float ω₀ ≥ x_min/scale with scale*ω₀ ≥ x_min in float arithmetic."""
-    w = x_min / scale
-    while scale * w < x_min:
-        w = float(np.nextafter(w, np.inf))
-    return w
+    return _step(x_min / scale, lambda w: scale * w < x_min, np.inf, f"omega0 >= {x_min!r}/{scale!r}")
 
 
 def _omega_at_most(x_max: float, scale: float) -> float:
     """Largest float ω₀ ≤ x_max/scale with scale*ω₀ ≤ x_max in float arithmetic."""
-    w = x_max / scale
-    while scale * w > x_max:
-        w = float(np.nextafter(w, -np.inf))
-    return w
+    return _step(x_max / scale, lambda w: scale * w > x_max, -np.inf, f"omega0 <= {x_max!r}/{scale!r}")
 
 
-def _smallest_x_from_which(cond: Callable[[np.ndarray], np.ndarray], name: str) -> float:
-    """Smallest x such that cond holds on [x, ∞) (on the grid, root refined by Brent)."""
-    ok = cond(_GRID)
+def _smallest_x_from_which(
+    cond: Callable[[np.ndarray], np.ndarray], name: str, grid: np.ndarray = _GRID
+) -> float:
+    """Smallest x such that cond holds on [x, ∞) (on the grid, then bisection)."""
+    ok = cond(grid)
     if not ok[-1]:
         raise ValueError(f"{name}: not reachable for any omega0")
     bad = np.flatnonzero(~ok)
     if bad.size == 0:
         raise ValueError(f"{name}: met by every omega0 (no lower bound); choose a stricter target")
     j = int(bad[-1])  # last failing grid point; cond holds on all later ones
-    lo, hi = float(_GRID[j]), float(_GRID[j + 1])
+    lo, hi = float(grid[j]), float(grid[j + 1])
     # bisection on the condition itself, down to adjacent floats (Brent would need a continuous
     # function; this keeps cond(hi) true by construction)
     for _ in range(200):
@@ -212,36 +246,57 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def _target_nqe(scales: dict[str, float], law: str, nqe: float, label: str) -> tuple[dict[str, tuple], str]:
-    lo_lim = float(_nqe(law, np.asarray(_X_HI)))
-    hi_lim = float(_nqe(law, np.asarray(_X_LO)))
-    if not (math.isfinite(nqe) and lo_lim < nqe < hi_lim):
-        raise ValueError(
-            f"{label} must correspond to a normalized QE in ({lo_lim:.6g}, {hi_lim:.6g}) under the "
-            f"{law} law; got normalized QE {nqe!r}"
-        )
-    x_t = _smallest_x_from_which(lambda x: _nqe(law, x) <= nqe, label)
+def _grid_for(law: Law) -> np.ndarray:
+    return _GRID if law.closed_form else _GRID[::_COARSE]
+
+
+def _below_target(law: Law, nqe: float) -> Callable[[np.ndarray], np.ndarray]:
+    """x -> whether the normalised QE under ``law`` is at most ``nqe``."""
+    return lambda x: np.asarray(_nqe(law, x) <= nqe)
+
+
+def _target_nqe(layer_laws: dict[str, Law], nqe: float, label: str) -> tuple[dict[str, tuple], str]:
+    x_t: dict[tuple[Any, ...], float] = {}
+    for law in layer_laws.values():
+        key = _key(law)
+        if key in x_t:
+            continue
+        lo_lim = float(_nqe(law, np.asarray(_X_HI)))
+        hi_lim = float(_nqe(law, np.asarray(_X_LO)))
+        if not (math.isfinite(nqe) and lo_lim < nqe < hi_lim):
+            raise ValueError(
+                f"{label} must correspond to a normalized QE in ({lo_lim:.6g}, {hi_lim:.6g}) under the "
+                f"{law.describe() if not law.closed_form else law.name} law; got normalized QE {nqe!r}"
+            )
+        x_t[key] = _smallest_x_from_which(_below_target(law, nqe), label, _grid_for(law))
     per = {}
-    for k, s in scales.items():
-        w = _omega_at_least(x_t, s)
-        while float(_nqe(law, np.asarray(s * w))) > nqe:  # exact in the evaluated function
-            w = float(np.nextafter(w, np.inf))
+    for k, law in layer_laws.items():
+        s = law.scale
+        w = _omega_at_least(x_t[_key(law)], s)
+        meets = _below_target(law, nqe)
+
+        def misses(v: float, meets: Callable[[np.ndarray], np.ndarray] = meets, s: float = s) -> bool:
+            return not bool(meets(np.asarray(s * v)))
+
+        w = _step(w, misses, np.inf, label)
         per[k] = (w, float(_nqe(law, np.asarray(s * w))))
-    return per, f"x = {_fmt(x_t)}"
+    xs = sorted({_fmt(v) for v in x_t.values()})
+    return per, f"x = {', '.join(xs)}"
 
 
 def _avoid_peak(
-    scales: dict[str, float], law: str, ratio: float, side: str, current: float | None
-) -> tuple[dict[str, tuple], tuple[float, float]]:
+    layer_laws: dict[str, Law], ratio: float, side: str, current: float | None
+) -> dict[str, tuple]:
     if not (isinstance(ratio, int | float) and math.isfinite(ratio) and ratio > 1.0):
         raise ValueError(f"ratio must be a finite number > 1; got {ratio!r}")
     if side not in ("auto", "above", "below"):
         raise ValueError(f"side must be one of auto, above, below; got {side!r}")
-    x_star, _ = law_peak(law)
-    x_lo, x_hi = x_star / ratio, x_star * ratio
     eff = "above" if side == "auto" and current is None else side
     per = {}
-    for k, s in scales.items():
+    for k, law in layer_laws.items():
+        s = law.scale
+        x_star, _ = law_peak(law)
+        x_lo, x_hi = x_star / ratio, x_star * ratio
         up, down = _omega_at_least(x_hi, s), _omega_at_most(x_lo, s)
         if current is not None and (s * current >= x_hi or s * current <= x_lo) and eff == "auto":
             w = current
@@ -256,20 +311,15 @@ def _avoid_peak(
         else:  # auto, inside the band: nearest edge in log ω₀
             assert current is not None
             w = up if math.log(up / current) <= math.log(current / down) else down
-        per[k] = (w, s * w / x_star)
-    return per, (x_lo, x_hi)
+        per[k] = (w, s * w / x_star, x_star, x_lo, x_hi)
+    return per
 
 
-def _x_flip(law: str, max_flip: float) -> float:
-    """Largest x with sign-flip probability ≤ max_flip (the probability increases with x)."""
-    if law == "laplace":
-        # 1/(1+e^{π/a}) ≤ p  ⇔  a ≤ π / log(1/p - 1)
-        x = math.pi / math.log1p((1.0 - 2.0 * max_flip) / max_flip)
-    else:
-        x = optimize.brentq(lambda s: _flip(law, s) - max_flip, _X_LO, _X_HI, xtol=1e-300, rtol=1e-15)
-    while _flip(law, x) > max_flip:
-        x = float(np.nextafter(x, 0.0))
-    return x
+def _x_flip(law: Law, max_flip: float) -> float:
+    """Largest x with sign-flip probability ≤ max_flip (the probability increases with x):
+    the law's inverse (closed form for Laplace), stepped to the exact float."""
+    x = law.x_at_flip(max_flip)
+    return _step(x, lambda v: _flip(law, v) > max_flip, 0.0, f"sign flips <= {max_flip!r}")
 
 
 # ----------------------------------------------------------------------------------------
@@ -293,8 +343,19 @@ def _check_target(criterion: str, target: Mapping[str, Any]) -> dict[str, Any]:
     return full
 
 
+def _layer_laws(scales: Mapping[str, Any], law: str) -> dict[str, Law]:
+    """Each layer's law: given as a law object, or built from a scale and the name ``law``."""
+    out: dict[str, Law] = {}
+    for k, v in scales.items():
+        if isinstance(v, Law):
+            out[str(k)] = v
+        else:
+            out[str(k)] = _law_named(law, float(as_positive(f"scale of layer {k!r}", v)))
+    return out
+
+
 def recommend(
-    scales: Mapping[str, float],
+    scales: Mapping[str, float | Law],
     criterion: str = "avoid-peak",
     *,
     law: str = "laplace",
@@ -302,16 +363,18 @@ def recommend(
     counts: Mapping[str, int] | None = None,
     **target: Any,
 ) -> Recommendation:
-    """Recommend ω₀ per layer and globally from fitted scales (b̂ or σ̂); see the module docs.
+    """Recommend ω₀ per layer and globally from each layer's fitted law; see the module docs.
 
     Parameters
     ----------
-    scales : mapping of str to float
-        Fitted scale per layer (Laplace ``b`` for ``law="laplace"``, Gaussian ``σ`` otherwise).
+    scales : mapping of str to float or Law
+        Per layer, a fitted law object (:mod:`biper_theory.laws`; layers may follow different
+        laws), or a fitted scale of the law named ``law`` (Laplace ``b``, Gaussian ``σ``).
     criterion : str
         One of :data:`CRITERIA`.
-    law : {"laplace", "gaussian"}
-        The law whose closed forms define the criterion (the paper's model is Laplace).
+    law : str, default "laplace"
+        Name of the law of bare scales (one without a shape parameter: ``"laplace"``,
+        ``"gaussian"``); with law objects only the label of the report (e.g. ``"auto"``).
     omega0 : float, optional
         The ω₀ currently in use (used by ``"avoid-peak"`` with ``side="auto"``; reported).
     counts : mapping of str to int, optional
@@ -323,20 +386,27 @@ def recommend(
     ------
     ValueError
         Unknown criterion (the message lists the allowed names), unknown or missing target,
-        unreachable target, scales not in (0, inf), no layers.
+        unreachable target, scales not in (0, inf), no layers, unknown law.
     """
     full = _check_target(criterion, target)
-    if law not in wt.LAWS:
-        raise ValueError(f"law must be one of {', '.join(wt.LAWS)}; got {law!r}")
+    if law != "auto":
+        _laws.get(law)  # names the allowed laws
     if not scales:
         raise ValueError("no layers given: need at least one fitted scale")
-    sc = {str(k): float(as_positive(f"scale of layer {k!r}", v)) for k, v in scales.items()}
+    if law == "auto" and not all(isinstance(v, Law) for v in scales.values()):
+        raise ValueError('law="auto" needs fitted law objects per layer (biper_theory.laws.fit_all)')
+    layer_laws = _layer_laws(scales, law)
+    sc = {k: v.scale for k, v in layer_laws.items()}
     current = None if omega0 is None else float(as_positive("omega0", omega0))
     cnt = {k: int(counts[k]) if counts is not None and k in counts else 1 for k in sc}
-    sym = "a" if law == "laplace" else "s"
-    sname = "b" if law == "laplace" else "sigma"
     per_layer: dict[str, LayerRecommendation] = {}
     binding: str | None
+
+    def one(k: str, w: float, v: float, expl: str) -> LayerRecommendation:
+        return LayerRecommendation(k, cnt[k], sc[k], w, sc[k] * w, v, expl, layer_laws[k].name)
+
+    def sym(k: str) -> str:
+        return layer_laws[k].symbol
 
     if criterion in ("target-nqe", "target-sqnr"):
         if criterion == "target-nqe":
@@ -346,45 +416,40 @@ def recommend(
             db = float(full["sqnr_db"])
             nqe = 10.0 ** (-db / 10.0)
             label, cond_txt = "sqnr_db", f"SQNR >= {_fmt(db)} dB"
-        per, _ = _target_nqe(sc, law, nqe, label)
+        per, _ = _target_nqe(layer_laws, nqe, label)
         for k, (w, v) in per.items():
             shown = v if criterion == "target-nqe" else -10.0 * math.log10(v)
-            per_layer[k] = LayerRecommendation(
+            per_layer[k] = one(
                 k,
-                cnt[k],
-                sc[k],
                 w,
-                sc[k] * w,
                 shown,
-                f"smallest omega0 with {cond_txt} under the fitted {law} law ({sym} = {_fmt(sc[k] * w)}); "
-                "larger omega0 only adds gradient scale and sign flips",
+                f"smallest omega0 with {cond_txt} under the fitted {layer_laws[k].name} law "
+                f"({sym(k)} = {_fmt(sc[k] * w)}); larger omega0 only adds gradient scale and sign flips",
             )
         binding = max(per, key=lambda k: per[k][0])
         glob = per[binding][0]
         expl = (
             f"omega0 = {_fmt(glob)} is the smallest value with {cond_txt} in every layer "
-            f"(binding layer {binding}, {sname} = {_fmt(sc[binding])})"
+            f"(binding layer {binding}, {layer_laws[binding].scale_name} = {_fmt(sc[binding])})"
         )
     elif criterion == "avoid-peak":
         ratio, side = float(full["ratio"]), str(full["side"])
-        per_av, (x_lo, x_hi) = _avoid_peak(sc, law, ratio, side, current)
-        x_star = law_peak(law)[0]
-        for k, (w, v) in per_av.items():
+        per_av = _avoid_peak(layer_laws, ratio, side, current)
+        for k, (w, v, x_star, x_lo, x_hi) in per_av.items():
             where = "at" if current is not None and w == current else "moved to"
-            per_layer[k] = LayerRecommendation(
+            per_layer[k] = one(
                 k,
-                cnt[k],
-                sc[k],
                 w,
-                sc[k] * w,
                 v,
-                f"{where} {sym} = {_fmt(sc[k] * w)} = {_fmt(v)} x {sym}* ({_fmt(x_star)}), outside the "
+                f"{where} {sym(k)} = {_fmt(sc[k] * w)} = {_fmt(v)} x {sym(k)}* ({_fmt(x_star)}), outside the "
                 f"QE-peak band ({_fmt(x_lo)}, {_fmt(x_hi)}) of ratio {_fmt(ratio)}",
             )
-        glob, binding = _global_avoid(sc, x_lo, x_hi, side, current)
+        bands = {k: (x_lo, x_hi) for k, (_, _, _, x_lo, x_hi) in per_av.items()}
+        glob, binding = _global_avoid(sc, bands, side, current)
+        stars = sorted({_fmt(p[2]) for p in per_av.values()})
         expl = (
-            f"omega0 = {_fmt(glob)} keeps every layer's {sym} = {sname}*omega0 a factor >= {_fmt(ratio)} "
-            f"from the QE peak {sym}* = {_fmt(x_star)} (side {side}"
+            f"omega0 = {_fmt(glob)} keeps every layer's scale*omega0 a factor >= {_fmt(ratio)} "
+            f"from its QE peak x* = {', '.join(stars)} (side {side}"
             + (f", binding layer {binding})" if binding else ")")
         )
     else:
@@ -394,26 +459,30 @@ def recommend(
             raise ValueError(f"max_flip must be in (0, 0.5); got {max_flip!r}")
         if max_w is not None:
             max_w = float(as_positive("max_omega0", max_w))
-        x_f = _x_flip(law, max_flip)
+        x_fs: dict[tuple[Any, ...], float] = {}
+        for lw in layer_laws.values():
+            if _key(lw) not in x_fs:
+                x_fs[_key(lw)] = _x_flip(lw, max_flip)
+        x_f = {k: x_fs[_key(lw)] for k, lw in layer_laws.items()}
         for k, s in sc.items():
-            w = _omega_at_most(x_f, s)
+            w = _omega_at_most(x_f[k], s)
             bound = f"sign flips <= {_fmt(max_flip)}"
             if max_w is not None and max_w < w:
                 w, bound = max_w, f"omega0 <= {_fmt(max_w)}"
-            v = float(_nqe(law, np.asarray(s * w)))
-            per_layer[k] = LayerRecommendation(
+            v = float(_nqe(layer_laws[k], np.asarray(s * w)))
+            per_layer[k] = one(
                 k,
-                cnt[k],
-                sc[k],
                 w,
-                s * w,
                 v,
-                f"largest omega0 with {bound} ({sym} = {_fmt(s * w)}); the normalized QE "
+                f"largest omega0 with {bound} ({sym(k)} = {_fmt(s * w)}); the normalized QE "
                 f"{_fmt(v)} falls as omega0 grows, so the bound is what stops it",
             )
-        glob, binding = _global_min_qe_flip(sc, cnt, law, x_f, max_w)
+        glob, binding = _global_min_qe_flip(layer_laws, cnt, x_f, max_w)
         v = float(
-            np.average(_nqe(law, np.array([s * glob for s in sc.values()])), weights=list(cnt.values()))
+            np.average(
+                [float(_nqe(lw, np.asarray(lw.scale * glob))) for lw in layer_laws.values()],
+                weights=list(cnt.values()),
+            )
         )
         expl = (
             f"omega0 = {_fmt(glob)} gives the lowest weighted mean normalized QE ({_fmt(v)}) with sign flips "
@@ -421,9 +490,12 @@ def recommend(
             + (f" and omega0 <= {_fmt(max_w)}" if max_w is not None else "")
             + f" (binding layer {binding})"
         )
+    names = sorted({lw.name for lw in layer_laws.values()})
+    objects = all(isinstance(v, Law) for v in scales.values())
+    label = names[0] if objects and law != "auto" and len(names) == 1 else law
     return Recommendation(
         criterion=criterion,
-        law=law,
+        law=label,
         target=full,
         omega0=float(glob),
         explanation=expl,
@@ -434,14 +506,20 @@ def recommend(
 
 
 def _global_avoid(
-    sc: dict[str, float], x_lo: float, x_hi: float, side: str, current: float | None
+    sc: dict[str, float], bands: dict[str, tuple[float, float]], side: str, current: float | None
 ) -> tuple[float, str | None]:
-    """One ω₀ outside every layer's band (x_lo/b, x_hi/b): the forbidden set is their union."""
-    ups = {k: _omega_at_least(x_hi, s) for k, s in sc.items()}
-    downs = {k: _omega_at_most(x_lo, s) for k, s in sc.items()}
+    """One ω₀ outside every layer's band (x_lo/c, x_hi/c): the forbidden set is their union."""
+    ups = {k: _omega_at_least(bands[k][1], s) for k, s in sc.items()}
+    downs = {k: _omega_at_most(bands[k][0], s) for k, s in sc.items()}
+
+    def above(k: str, w: float) -> bool:
+        return sc[k] * w >= bands[k][1]
+
+    def below(k: str, w: float) -> bool:
+        return sc[k] * w <= bands[k][0]
 
     def ok(w: float) -> bool:
-        return all(s * w >= x_hi or s * w <= x_lo for s in sc.values())
+        return all(above(k, w) or below(k, w) for k in sc)
 
     eff = "above" if side == "auto" and current is None else side
     if eff in ("above", "below"):
@@ -449,8 +527,8 @@ def _global_avoid(
             current is not None
             and ok(current)
             and (
-                (eff == "above" and all(s * current >= x_hi for s in sc.values()))
-                or (eff == "below" and all(s * current <= x_lo for s in sc.values()))
+                (eff == "above" and all(above(k, current) for k in sc))
+                or (eff == "below" and all(below(k, current) for k in sc))
             )
         ):
             return current, None
@@ -469,10 +547,11 @@ def _global_avoid(
 
 
 def _global_min_qe_flip(
-    sc: dict[str, float], cnt: dict[str, int], law: str, x_f: float, max_w: float | None
+    layer_laws: dict[str, Law], cnt: dict[str, int], x_f: dict[str, float], max_w: float | None
 ) -> tuple[float, str]:
-    """Minimise the weighted mean normalised QE over ω₀ in (0, min_l x_f/b_l] (∩ ω₀ ≤ max_w)."""
-    caps = {k: _omega_at_most(x_f, s) for k, s in sc.items()}
+    """Minimise the weighted mean normalised QE over ω₀ in (0, min_l x_f/c_l] (∩ ω₀ ≤ max_w)."""
+    sc = {k: lw.scale for k, lw in layer_laws.items()}
+    caps = {k: _omega_at_most(x_f[k], s) for k, s in sc.items()}
     binding = min(caps, key=lambda k: caps[k])
     hi = caps[binding]
     if max_w is not None and max_w < hi:
@@ -481,10 +560,13 @@ def _global_min_qe_flip(
     wts = np.array([cnt[k] for k in sc], dtype=np.float64)
 
     def obj(w: np.ndarray) -> np.ndarray:
-        return np.asarray(_nqe(law, np.multiply.outer(np.atleast_1d(w), s_arr)) @ wts / wts.sum())
+        w = np.atleast_1d(w)
+        total = sum(c * _nqe(lw, lw.scale * w) for c, lw in zip(wts, layer_laws.values(), strict=True))
+        return np.asarray(total / wts.sum())
 
     lo = max(_X_LO / float(s_arr.min()), hi * 1e-6)
-    grid = np.geomspace(lo, hi, 513)
+    n_grid = 513 if all(lw.closed_form for lw in layer_laws.values()) else 129
+    grid = np.geomspace(lo, hi, n_grid)
     vals = obj(grid)
     i = int(np.argmin(vals))
     if i == grid.size - 1:  # the bound is active (always, for a law whose normalised QE falls)
@@ -527,8 +609,10 @@ def pick_omega(
     criterion : str, default "avoid-peak"
         One of :data:`CRITERIA`: ``"target-nqe"``, ``"target-sqnr"``, ``"avoid-peak"``,
         ``"min-qe-flip"``.
-    law : {"laplace", "gaussian"}, default "laplace"
-        Which fitted law's closed forms define the criterion.
+    law : {"laplace", "gaussian", "gennorm", "t", "empirical", "auto"}, default "laplace"
+        The law fitted to each layer (:func:`biper_theory.laws.fit`, maximum likelihood) whose
+        quantities define the criterion; ``"auto"``: per layer the best of laplace, gaussian,
+        gennorm and t by AIC (:func:`biper_theory.laws.best_by_aic`).
     omega0 : float, optional
         The ω₀ currently in use.
     fix_loc : bool, default True
@@ -559,6 +643,23 @@ def pick_omega(
     checked = wt.validate_layers(layers)
     if omega0 is None:
         omega0 = cur
-    scales = {k: wt.fitted_scale(x, law=law, fix_loc=fix_loc) for k, x in checked.items()}
+    fitted: dict[str, float | Law] = {k: fit_layer_law(x, law, fix_loc=fix_loc) for k, x in checked.items()}
     counts = {k: int(x.size) for k, x in checked.items()}
-    return recommend(scales, criterion, law=law, omega0=omega0, counts=counts, **target)
+    return recommend(fitted, criterion, law=law, omega0=omega0, counts=counts, **target)
+
+
+#: law names pick-omega accepts: every law, or "auto" (best parametric law by AIC per layer)
+LAW_CHOICES: tuple[str, ...] = ("auto", *_laws.NAMES)
+
+
+def fit_layer_law(
+    w: Any, law: str, *, fix_loc: bool = True, fit_size: int | None = None, rng: Any = 0
+) -> Law:
+    """The law ``law`` fitted to one layer; ``"auto"``: the best of :data:`laws.FITTED` by AIC.
+
+    ``fit_size``: fit every law on the same seeded subsample of at most this many weights.
+    """
+    if law == "auto":
+        fits = _laws.fit_all(w, fix_loc=fix_loc, fit_size=fit_size, rng=rng)
+        return fits[_laws.best_by_aic(fits)]
+    return _laws.fit(law, w, fix_loc=fix_loc, fit_size=fit_size, rng=rng)

@@ -19,7 +19,7 @@ from scipy import integrate
 from biper_theory.laws import Law
 
 Fn = Callable[[np.ndarray], np.ndarray]
-K_MAX = 40_000
+K_MAX = 10_000
 
 
 def _folded(x: float, g: Fn, sf: Fn, period: float, u_max: float) -> Fn:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from biper_theory import closed_form as cf
+from biper_theory import laws
 from biper_theory import select as sel
 from biper_theory import weights as wt
 
@@ -43,7 +44,7 @@ def test_bad_targets(criterion: str, target: dict, match: str) -> None:
 def test_normalized_qe_decreases_in_a() -> None:
     # The module docs rely on it: the normalised QE falls strictly from 1/2 to 1 - 8/π².
     # (the Gaussian one reaches its limit to the last bit near s ≈ 4, so it is checked below 3.5)
-    for law, top in (("laplace", 1e4), ("gaussian", 3.5)):
+    for law, top in ((laws.Laplace(b=1.0), 1e4), (laws.Gaussian(sigma=1.0), 3.5)):
         a = np.geomspace(1e-4, top, 20_001)
         nqe = sel._nqe(law, a)
         assert np.all(np.diff(nqe) < 0), law
@@ -194,3 +195,54 @@ def test_gaussian_peak_is_a_maximum() -> None:
     assert q.quantization_error[1] >= q.quantization_error[2]
     assert q_star == pytest.approx(float(q.quantization_error[1]), rel=1e-14)
     assert sel.law_peak("laplace") == cf.qe_peak()
+    # a flat maximum: the generic search finds x* to ~sqrt(ulp)
+    assert sel.law_peak(laws.GenNorm(beta=1.0, scale=3.0))[0] == pytest.approx(cf.qe_peak()[0], rel=1e-8)
+
+
+def test_layers_may_follow_different_fitted_laws() -> None:
+    fitted = {
+        "lap": laws.Laplace(b=0.03),
+        "gn": laws.GenNorm(beta=1.4, scale=0.05),
+        "t": laws.StudentT(df=4.0, scale=0.02),
+    }
+    rec = sel.recommend(fitted, "target-nqe", law="auto", nqe=0.3)
+    assert rec.law == "auto"
+    for k, lw in fitted.items():
+        r = rec.per_layer[k]
+        assert r.law == lw.name and r.scale == lw.scale
+        assert float(lw.normalized_quantization_error(omega0=r.omega0)) <= 0.3
+        assert float(lw.normalized_quantization_error(omega0=r.omega0 * (1 - 1e-7))) > 0.3
+        assert float(lw.normalized_quantization_error(omega0=rec.omega0)) <= 0.3
+    flip = sel.recommend(fitted, "min-qe-flip", law="auto", max_flip=0.02)
+    for k, lw in fitted.items():
+        assert float(lw.sign_flip_probability(omega0=flip.per_layer[k].omega0)) <= 0.02
+    peak = sel.recommend(fitted, "avoid-peak", law="auto", omega0=20.0)
+    for k, lw in fitted.items():
+        x_star = sel.law_peak(lw)[0]
+        x = lw.scale * peak.omega0
+        assert x >= 2 * x_star or x <= x_star / 2, k
+
+
+def test_law_names_and_auto_need_law_objects() -> None:
+    with pytest.raises(ValueError, match="law must be one of"):
+        sel.recommend(SCALES, "avoid-peak", law="cauchy")
+    with pytest.raises(ValueError, match="has a shape parameter"):
+        sel.recommend(SCALES, "avoid-peak", law="gennorm")
+    with pytest.raises(ValueError, match="needs fitted law objects"):
+        sel.recommend(SCALES, "avoid-peak", law="auto")
+
+
+def test_pick_omega_auto_says_which_law(rng: np.random.Generator) -> None:
+    layers = {"lap": rng.laplace(0, 0.05, 4000), "gau": rng.normal(0, 0.05, 4000)}
+    rec = sel.pick_omega(layers, "target-nqe", law="auto", nqe=0.3)
+    assert rec.law == "auto"
+    assert all(r.law in laws.FITTED for r in rec.per_layer.values())
+
+
+def test_float_stepping_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 11 item 7: an inverse that disagrees with the evaluated function by more than
+    # rounding raises instead of stepping float by float forever
+    monkeypatch.setattr(laws.Laplace, "x_at_flip", lambda self, p: 10.0)  # flips at a = 10 are ~0.42
+    with pytest.raises(RuntimeError, match="disagree by more than rounding"):
+        sel.recommend(SCALES, "min-qe-flip", max_flip=0.01)
+    assert sel._step(1.0, lambda w: w < 1.0 + 1e-15, np.inf, "x") > 1.0

@@ -177,6 +177,8 @@ class Law:
     symbol: ClassVar[str] = "x"
     #: name of the scale parameter
     scale_name: ClassVar[str] = "scale"
+    #: whether every quantity is a closed form (cheap on dense grids); numerical routes say False
+    closed_form: ClassVar[bool] = False
 
     # ---- what a law provides ------------------------------------------------------------
 
@@ -332,6 +334,57 @@ class Law:
             "share_past_half_period": self._share_past(x),
         }
         return Quantities(**{k: _out(v) for k, v in d.items()})
+
+    def qe_peak(self) -> tuple[float, float]:
+        r"""``(x_star, qe_star)``: where :math:`QE^*` of the standardised law peaks in :math:`x`.
+
+        Not in the paper beyond Laplace (eqs. 7–8, overridden there by
+        :func:`biper_theory.closed_form.qe_peak`): the grid maximum on
+        :math:`x \in [10^{-3}, 10^{3}]` (100 points per decade), refined by bounded Brent
+        search. The maximum is flat, so x* is found to ~1e-8 relative (1.4e-9 for the gennorm
+        law at β = 1 against the Laplace a*) while QE* is as accurate as the law's QE*.
+        """
+        from scipy import optimize
+
+        std = self.standardized()
+        grid = np.geomspace(1e-3, 1e3, 601)
+        q = std.quantization_error(omega0=grid)
+        i = int(np.argmax(q))
+        res = optimize.minimize_scalar(
+            lambda v: -float(std.quantization_error(omega0=v)),
+            bounds=(grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]),
+            method="bounded",
+            options={"xatol": 1e-12 * grid[i]},
+        )
+        return float(res.x), float(-res.fun)
+
+    def x_at_flip(self, max_flip: float) -> float:
+        r"""Largest :math:`x` (approximately; the caller steps to the exact float) with
+        sign-flip probability :math:`\le` ``max_flip`` in (0, 1/2).
+
+        The flip probability rises from 0 towards 1/2 with x; the bracket doubles from x = 1
+        until it passes ``max_flip``, then Brent's method finds the crossing (to 1e-15 relative).
+        """
+        from scipy import optimize
+
+        p = float(max_flip)
+        if not 0.0 < p < 0.5:
+            raise ValueError(f"max_flip must be in (0, 0.5); got {max_flip!r}")
+        std = self.standardized()
+
+        def f(v: float) -> float:
+            return float(std.sign_flip_probability(omega0=v)) - p
+
+        lo, hi = 1.0, 1.0
+        while f(lo) > 0.0:
+            lo *= 0.5
+            if lo < 1e-300:
+                raise ValueError(f"max_flip = {p!r} is below every flip probability of the {self.name} law")
+        while f(hi) <= 0.0:
+            hi *= 2.0
+            if hi > 1e300:
+                raise ValueError(f"max_flip = {p!r} is not reached by the {self.name} law")
+        return float(optimize.brentq(f, lo, hi, xtol=1e-300, rtol=1e-15))
 
     def describe(self) -> str:
         """One line: name and parameters."""

@@ -156,6 +156,7 @@ class Gaussian(Law):
     name: ClassVar[str] = "gaussian"
     symbol: ClassVar[str] = "s"
     scale_name: ClassVar[str] = "sigma"
+    closed_form: ClassVar[bool] = True
 
     def _second_moment(self, x: np.ndarray) -> np.ndarray:
         return _g_second_moment(x)

@@ -44,6 +44,18 @@ class Laplace(Law):
     name: ClassVar[str] = "laplace"
     symbol: ClassVar[str] = "a"
     scale_name: ClassVar[str] = "b"
+    closed_form: ClassVar[bool] = True
+
+    def qe_peak(self) -> tuple[float, float]:
+        """:func:`biper_theory.closed_form.qe_peak` (eqs. 7–8; correctly rounded)."""
+        return cf.qe_peak()
+
+    def x_at_flip(self, max_flip: float) -> float:
+        r"""Largest a with :math:`1/(1+e^{\pi/a}) \le p`: :math:`a = \pi/\log(1/p - 1)`."""
+        p = float(max_flip)
+        if not 0.0 < p < 0.5:
+            raise ValueError(f"max_flip must be in (0, 0.5); got {max_flip!r}")
+        return float(np.pi / np.log1p((1.0 - 2.0 * p) / p))
 
     def _second_moment(self, x: np.ndarray) -> np.ndarray:
         return cf.second_moment(a=x)  # eq. (6)
