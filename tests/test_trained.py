@@ -22,6 +22,9 @@ OMEGA0 = 20.0
 #: Periods summed on each side in the periodic-sum routes below (X = ω₀W spans a few of them).
 _K = 400
 FAST_MC = 20_000
+#: Bin probabilities against the cdf route: Gauss–Legendre on a closed-form pdf of ŵ, or on
+#: the numerical pdf of ŵ of gennorm and t (accurate to ~1e-10 relative, see their modules).
+_ATOL = {"laplace": 1e-12, "gaussian": 1e-12, "gennorm": 1e-11, "t": 1e-11}
 
 
 def _scipy_law(law: T.LawFindings) -> Any:
@@ -101,15 +104,17 @@ def test_law_bin_probabilities_equal_cdf_differences(layer: tuple[np.ndarray, T.
     edges = T.hat_w_bin_edges()
     for law in lf.laws.values():
         exact = np.diff(_hat_w_cdf(_scipy_law(law), edges, OMEGA0))
-        np.testing.assert_allclose(law.bin_probabilities, exact, rtol=0, atol=1e-12, err_msg=law.law)
-        assert abs(law.bin_probabilities.sum() - 1.0) < 1e-12
+        np.testing.assert_allclose(law.bin_probabilities, exact, rtol=0, atol=_ATOL[law.law], err_msg=law.law)
+        assert abs(law.bin_probabilities.sum() - 1.0) < 40 * _ATOL[law.law]
 
 
 def test_law_phase_probabilities_equal_cdf_differences(layer: tuple[np.ndarray, T.LayerFindings]) -> None:
     _, lf = layer
     for law in lf.laws.values():
         exact = _phase_cdf_diff(_scipy_law(law), T.phase_bin_edges(), OMEGA0)
-        np.testing.assert_allclose(law.phase_probabilities, exact, rtol=0, atol=1e-12, err_msg=law.law)
+        np.testing.assert_allclose(
+            law.phase_probabilities, exact, rtol=0, atol=_ATOL[law.law], err_msg=law.law
+        )
 
 
 # ----------------------------------------------------------------------------------------
@@ -160,7 +165,7 @@ def test_law_numbers_equal_scipy(layer: tuple[np.ndarray, T.LayerFindings]) -> N
         assert law.phase_p_value == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-6, abs=1e-300)
         # crest share P[|sin X| > 0.9] = P[sin X > 0.9] + P[sin X < −0.9]
         cdf = _hat_w_cdf(dist, np.array([-0.9, 0.9]), OMEGA0)
-        assert law.crest_share == pytest.approx(cdf[0] + 1.0 - cdf[1], abs=1e-11), name
+        assert law.crest_share == pytest.approx(cdf[0] + 1.0 - cdf[1], rel=1e-9), name
         # Pearson chi-square of the ŵ histogram against the bin probabilities
         p = np.diff(_hat_w_cdf(dist, T.hat_w_bin_edges(), OMEGA0))
         o = lf.hat_w_counts
