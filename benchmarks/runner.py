@@ -20,6 +20,7 @@ from typing import Any
 from ._harness import Config, NotAvailable, Result, machine_info
 from .bench_closed_form import bench_accuracy, bench_throughput
 from .bench_conv import bench_conv
+from .bench_monitor import bench_monitor
 from .bench_montecarlo import bench_montecarlo
 from .bench_pick_omega import bench_pick_omega
 from .bench_reproduce import bench_reproduce
@@ -46,6 +47,11 @@ BENCHMARKS: dict[str, tuple[Callable[[Config], Result], str, str]] = {
         "BiPerConv2d time <= 1.10 x sign-STE conv (stage 2, 1W1A)",
     ),
     "reproduce": (bench_reproduce, "wall time of biper-theory reproduce", "< 60 s"),
+    "monitor": (
+        bench_monitor,
+        "train epoch + QEMonitor record vs epoch",
+        "epoch with one record <= 1.03 x epoch",
+    ),
 }
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"

@@ -1434,3 +1434,104 @@ def write_trained_weights(out_dir: str | Path, findings: Any) -> list[Path]:
     for fname, table in data.tables().items():
         written.append(atomic_write(out / fname, _csv_text(table)))
     return written
+
+
+# ----------------------------------------------------------------------------------------
+# Training trajectories of the QE monitor (biper_theory.nn.monitor)
+# ----------------------------------------------------------------------------------------
+
+#: what :func:`monitor_trajectories` draws by default: (row key, axis label).
+MONITOR_PANELS: tuple[tuple[str, str], ...] = (
+    ("qe_measured", r"measured $QE^*$"),
+    ("flip_ratio", "flip ratio since last record"),
+    ("share_past_half_period", r"share $|\omega_0 w| > \pi/2$"),
+    ("alpha_over_gamma_star", r"mean $\alpha$ / mean $\gamma^*_c$"),
+)
+
+
+def monitor_trajectories(
+    history: Sequence[Mapping[str, Any]],
+    ax: Axes | Sequence[Axes] | None = None,
+    *,
+    panels: Sequence[tuple[str, str]] = MONITOR_PANELS,
+    switch_epoch: float | None = None,
+) -> Figure:
+    r"""Trajectories of the :class:`biper_theory.nn.monitor.QEMonitor` rows over the epochs.
+
+    One panel per ``(key, label)`` of ``panels``: each binarized layer as a thin line and the
+    ``overall`` row as a thick black one, against ``epoch``. ``qe_measured`` also shows the
+    overall Laplace and Gaussian model QE (dashed, dotted) where the rows have them. Rows
+    whose value is ``None`` (the first flip ratio, α of a layer without α) are skipped. Not in
+    the paper.
+
+    Parameters
+    ----------
+    history : sequence of dict
+        ``QEMonitor.history`` or the ``monitor`` rows of ``metrics.json``; several runs may be
+        joined with their epochs offset (stage 2 after stage 1).
+    ax : Axes or sequence of Axes, optional
+        One Axes per panel; ``None`` makes a new figure with the panels side by side.
+    panels : sequence of (str, str)
+        Row keys and axis labels (default :data:`MONITOR_PANELS`).
+    switch_epoch : float, optional
+        Draw a dashed vertical line there (e.g. the stage switch of joined runs).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    rows = [r for r in history if r.get("epoch") is not None]
+    if not rows:
+        raise ValueError("history must hold monitor rows with an epoch; got none")
+    if not panels:
+        raise ValueError("panels must name at least one row key")
+    with _styled():
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            fig, made = plt.subplots(
+                1, len(panels), figsize=(3.2 * len(panels), 2.9), layout="constrained", squeeze=False
+            )
+            axes: list[Axes] = list(made[0])
+        else:
+            axes = [ax] if isinstance(ax, Axes) else list(ax)
+            if len(axes) != len(panels):
+                raise ValueError(f"ax must hold one Axes per panel ({len(panels)}); got {len(axes)}")
+            fig = cast(Figure, axes[0].figure)
+        layers = list(dict.fromkeys(str(r["layer"]) for r in rows))
+        for axis, (key, label) in zip(axes, panels, strict=True):
+            for layer in layers:
+                mine = [r for r in rows if r["layer"] == layer]
+                pts = [(r["epoch"], r[key]) for r in mine if r.get(key) is not None]
+                if not pts:
+                    continue
+                x, y = zip(*pts, strict=True)
+                overall = layer == "overall"
+                axis.plot(
+                    x,
+                    y,
+                    color="k" if overall else None,
+                    lw=2.0 if overall else 0.9,
+                    alpha=1.0 if overall else 0.7,
+                    label=layer,
+                    zorder=3 if overall else 2,
+                )
+            if key == "qe_measured":
+                for law, style in (("laplace", "--"), ("gaussian", ":")):
+                    pts = [
+                        (r["epoch"], r["laws"][law]["qe_model"])
+                        for r in rows
+                        if r["layer"] == "overall" and law in (r.get("laws") or {})
+                    ]
+                    if pts:
+                        x, y = zip(*pts, strict=True)
+                        axis.plot(x, y, "k" + style, lw=1.2, label=f"overall, {law} model")
+            if switch_epoch is not None:
+                axis.axvline(switch_epoch, color="0.5", ls="--", lw=0.8)
+            axis.set_xlabel("epoch")
+            axis.set_ylabel(label)
+        axes[0].legend(fontsize="x-small", frameon=False)
+    return fig
+
+
+__all__ += ["MONITOR_PANELS", "monitor_trajectories"]

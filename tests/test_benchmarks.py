@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-NAMES = ["throughput", "accuracy", "montecarlo", "pick_omega", "conv", "reproduce"]
+NAMES = ["throughput", "accuracy", "montecarlo", "pick_omega", "conv", "reproduce", "monitor"]
 STATUSES = {"ok", "not available", "not selected", "skipped", "error"}
 
 

@@ -572,3 +572,48 @@ def test_pick_omega_panels_bad_arguments(change: dict[str, Any], match: str) -> 
         F.pick_omega_figsize(0)
     with pytest.raises(ValueError, match="format must be given"):
         F.save_figure(Figure(), Path("no_suffix"))
+
+
+# ----------------------------------------------------------------------------------------
+# monitor_trajectories (rows of biper_theory.nn.monitor.QEMonitor)
+
+
+def _monitor_rows() -> list[dict[str, Any]]:
+    rows = []
+    for epoch in range(3):
+        for layer, qe in (("layer1.0.conv1", 0.08), ("overall", 0.09)):
+            rows.append(
+                {
+                    "layer": layer,
+                    "epoch": epoch,
+                    "qe_measured": qe + 0.001 * epoch,
+                    "flip_ratio": None if epoch == 0 else 0.1 / epoch,
+                    "share_past_half_period": 0.3,
+                    "alpha_over_gamma_star": None,  # a layer without α: no line
+                    "laws": {"laplace": {"qe_model": 0.1}, "gaussian": {"qe_model": 0.095}},
+                }
+            )
+    return rows
+
+
+def test_monitor_trajectories_draws_the_rows() -> None:
+    fig = Figure()
+    axes = list(fig.subplots(1, len(F.MONITOR_PANELS)))
+    assert F.monitor_trajectories(_monitor_rows(), axes, switch_epoch=1.0) is fig
+    qe_lines = [ln for ln in axes[0].get_lines() if ln.get_label() == "overall"]
+    assert len(qe_lines) == 1
+    np.testing.assert_allclose(np.asarray(qe_lines[0].get_ydata(), dtype=float), [0.09, 0.091, 0.092])
+    flips = next(ln for ln in axes[1].get_lines() if ln.get_label() == "overall")
+    np.testing.assert_allclose(np.asarray(flips.get_xdata(), dtype=float), [1, 2])  # None skipped
+    labels = {ln.get_label() for ln in axes[0].get_lines()}
+    assert {"overall, laplace model", "overall, gaussian model"} <= labels
+    assert not [ln for ln in axes[3].get_lines() if ln.get_label() == "overall"]
+    assert mpl.rcParams["font.size"] == mpl.rcParamsDefault["font.size"]  # no global change
+
+
+def test_monitor_trajectories_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="history must hold monitor rows"):
+        F.monitor_trajectories([{"layer": "overall", "epoch": None}])
+    fig = Figure()
+    with pytest.raises(ValueError, match="one Axes per panel"):
+        F.monitor_trajectories(_monitor_rows(), fig.subplots(1, 2))

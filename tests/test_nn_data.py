@@ -16,7 +16,14 @@ import pytest
 torch = pytest.importorskip("torch", reason="biper_theory.nn needs the optional torch extra")
 
 from biper_theory.nn import data  # noqa: E402
-from biper_theory.nn.data import load_dataset, read_cifar_batch, read_idx, stratified_split  # noqa: E402
+from biper_theory.nn.data import (  # noqa: E402
+    load_dataset,
+    load_splits,
+    read_cifar_batch,
+    read_idx,
+    stratified_split,
+    stratified_subset,
+)
 
 # --------------------------------------------------------------------------------------------
 # writers of tiny files in the two formats (independent of the readers under test)
@@ -412,3 +419,112 @@ def test_cifar_rejects_garbage(tmp_path: Path) -> None:
     path.write_bytes(b"\x80\x04not a pickle at all")
     with pytest.raises(ValueError, match="not a readable CIFAR-10 batch"):
         read_cifar_batch(path)
+
+
+# --------------------------------------------------------------------------------------------
+# validation split, training subset, Fashion-MNIST
+
+
+def write_indexed_idx(folder: Path, *, n_train: int, n_test: int, classes: int = 10) -> None:
+    """IDX files (MNIST layout, gzip as Debian ships them) whose image i carries i in its first pixels.
+
+    Pixel 0 is i // 256, pixel 1 is i % 256 (test images are offset by 50 000), so the split of
+    each image can be read back from the loaded data. Labels cycle unevenly: class c of image i
+    is (i·i) mod ``classes``, so class sizes differ.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n, offset in (("train", n_train, 0), ("t10k", n_test, 50_000)):
+        ids = np.arange(n) + offset
+        images = np.zeros((n, 4, 4), dtype=np.uint8)
+        images[:, 0, 0], images[:, 0, 1] = ids // 256, ids % 256
+        images[:, 3, 3] = 255  # a constant would make the last pixel's std zero; keep the image varied
+        images[::2, 3, 3] = 0
+        labels = ((np.arange(n) ** 2) % classes).astype(np.uint8)
+        (folder / f"{split}-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(images), mtime=0))
+        (folder / f"{split}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels), mtime=0))
+
+
+def image_ids(ds: Any, info: dict) -> np.ndarray:
+    pixels = np.round(unstandardise(ds, info)[:, 0] * 255).astype(np.int64)
+    return pixels[:, 0, 0] * 256 + pixels[:, 0, 1]
+
+
+def test_fashion_mnist_from_generated_idx(tmp_path: Path) -> None:
+    write_indexed_idx(tmp_path, n_train=200, n_test=50)
+    train, val, test, info = load_splits("fashion-mnist", data_dir=tmp_path, val_fraction=0.2)
+    assert val is not None
+    assert info["name"] == "fashion-mnist" and info["source"].startswith("Fashion-MNIST IDX files")
+    assert (info["n_train"], info["n_val"], info["n_test"]) == (len(train), len(val), len(test))
+    assert len(train) + len(val) == 200 and len(test) == 50
+    assert tuple(train.tensors[0].shape[1:]) == (1, 4, 4)
+    # standardised with the statistics of the training part alone
+    assert abs(float(train.tensors[0].double().mean(dim=(0, 2, 3)))) < 1e-6
+    ids_tr, ids_val, ids_te = image_ids(train, info), image_ids(val, info), image_ids(test, info)
+    assert np.intersect1d(ids_tr, ids_val).size == 0  # validation held out of the training files
+    np.testing.assert_array_equal(np.sort(np.concatenate([ids_tr, ids_val])), np.arange(200))
+    np.testing.assert_array_equal(np.sort(ids_te), 50_000 + np.arange(50))  # test files untouched
+    # stratified: each class gives round(0.2·n_c) images to validation
+    labels = (np.arange(200) ** 2) % 10
+    counts_val = np.bincount(val.tensors[1].numpy(), minlength=10)
+    np.testing.assert_array_equal(counts_val, np.round(np.bincount(labels, minlength=10) * 0.2).astype(int))
+    assert np.array_equal(val.tensors[1].numpy(), labels[np.sort(ids_val)][np.argsort(np.argsort(ids_val))])
+
+
+def test_fashion_mnist_default_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(data, "FASHION_MNIST_DIR", str(tmp_path / "absent"))
+    with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
+        load_splits("fashion-mnist")
+    write_indexed_idx(tmp_path / "fm", n_train=40, n_test=10)
+    monkeypatch.setattr(data, "FASHION_MNIST_DIR", str(tmp_path / "fm"))
+    _, _, test, info = load_splits("fashion-mnist", val_fraction=0.0)
+    assert len(test) == 10 and info["n_val"] == 0
+
+
+def test_split_seed_alone_decides_the_splits() -> None:
+    a = load_splits("digits", split_seed=5, val_fraction=0.1)
+    b = load_splits("digits", split_seed=5, val_fraction=0.1)
+    c = load_splits("digits", split_seed=6, val_fraction=0.1)
+    for x, y in zip(a[:3], b[:3], strict=True):
+        assert x is not None and y is not None and torch.equal(x.tensors[0], y.tensors[0])
+    assert a[1] is not None and c[1] is not None and not torch.equal(a[1].tensors[0], c[1].tensors[0])
+    # the test split of the bundled sets is load_dataset's: adding a validation split leaves it alone
+    _, test, _ = load_dataset("digits", seed=5)
+    assert torch.equal(load_splits("digits", split_seed=5, val_fraction=0.0)[2].tensors[1], test.tensors[1])
+    assert len(a[0]) + len(a[1]) == 1797 - len(test)
+
+
+def test_train_subset_is_stratified_and_exact(tmp_path: Path) -> None:
+    write_indexed_idx(tmp_path, n_train=300, n_test=20)
+    train, val, _, info = load_splits("fashion-mnist", data_dir=tmp_path, val_fraction=0.1, train_subset=101)
+    assert val is not None and len(train) + len(val) == 101 and info["train_subset"] == 101
+    again = load_splits("fashion-mnist", data_dir=tmp_path, val_fraction=0.1, train_subset=101)[0]
+    assert torch.equal(again.tensors[0], train.tensors[0])
+    labels = (np.arange(300) ** 2) % 10
+    counts = np.bincount(np.concatenate([train.tensors[1].numpy(), val.tensors[1].numpy()]), minlength=10)
+    exact = 101 * np.bincount(labels, minlength=10) / 300
+    assert np.all(np.abs(counts - exact) < 1)  # each class within one image of its share
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 28, 29])
+def test_stratified_subset_sizes(size: int, rng: np.random.Generator) -> None:
+    labels = np.repeat(np.arange(4), [5, 10, 11, 3])
+    idx = stratified_subset(labels, size=size, rng=rng)
+    assert idx.size == size and np.unique(idx).size == size and np.all(np.diff(idx) > 0)
+    exact = size * np.bincount(labels) / labels.size
+    assert np.all(np.abs(np.bincount(labels[idx], minlength=4) - exact) < 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        pytest.param({"val_fraction": 1.0}, r"val_fraction must be in \[0, 1\)", id="val-1"),
+        pytest.param({"val_fraction": -0.1}, r"val_fraction must be in \[0, 1\)", id="val-negative"),
+        pytest.param({"split_seed": -1}, "split_seed must be", id="split-seed"),
+        pytest.param({"train_subset": 5}, r"train_subset must be an integer in \[10, 1438\]", id="subset-5"),
+        pytest.param({"train_subset": 10**6}, "train_subset must be", id="subset-large"),
+        pytest.param({"val_fraction": 0.999}, "leaves a class without training images", id="val-too-big"),
+    ],
+)
+def test_load_splits_rejects(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        load_splits("digits", **kwargs)

@@ -28,7 +28,7 @@ _WORKER = textwrap.dedent(
     out = sys.argv[1]
     r = train(TrainConfig(epochs=1, seed=0, batch_size=64, progress=False, out=os.path.join(out, "run")))
     record = {"rank": r.rank, "world_size": r.world_size, "sha256": r.state_dict_sha256,
-              "accuracy": r.final_test_accuracy, "train_loss": r.epochs[-1]["train_loss"]}
+              "accuracy": r.test_accuracy_at_best, "train_loss": r.epochs[-1]["train_loss"]}
     with open(os.path.join(out, f"rank{os.environ['RANK']}.json"), "w") as f:
         json.dump(record, f)
     """

@@ -19,9 +19,10 @@ torch = pytest.importorskip("torch", reason="biper_theory.nn needs the optional 
 from biper_theory import closed_form as cf  # noqa: E402
 from biper_theory.cli import main  # noqa: E402
 from biper_theory.nn.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from biper_theory.nn.data import load_dataset  # noqa: E402
+from biper_theory.nn.data import load_splits  # noqa: E402
 from biper_theory.nn.layers import iter_biper_layers  # noqa: E402
 from biper_theory.nn.models import build_model  # noqa: E402
+from biper_theory.nn.monitor import layer_records  # noqa: E402
 from biper_theory.nn.train import (  # noqa: E402
     SCRATCH_STAGE2_WARNING,
     STAGE_LR,
@@ -71,6 +72,9 @@ def stage1(tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
         pytest.param({"full_precision": True, "stage": 2}, "full_precision", id="fp-stage-2"),
         pytest.param({"device": "tpu"}, "device must be", id="device"),
         pytest.param({"num_threads": 0}, "num_threads must be", id="threads-0"),
+        pytest.param({"val_fraction": 1.0}, r"val_fraction must be in \[0, 1\)", id="val-fraction-1"),
+        pytest.param({"split_seed": -1}, "split_seed must be", id="split-seed-negative"),
+        pytest.param({"train_subset": 3}, "train_subset must be", id="subset-3"),
     ],
 )
 def test_config_rejects_bad_values(kwargs: dict[str, Any], match: str) -> None:
@@ -97,13 +101,15 @@ def test_run_writes_checkpoint_and_metrics(stage1: TrainResult) -> None:
     assert kind == "biper-theory"
     assert meta["omega0"] == 20.0 and meta["stage"] == 1 and meta["arch"] == "resnet-small"
     assert meta["dataset"] == "digits" and meta["seed"] == 0 and meta["epochs"] == 2
-    assert meta["accuracy"] == stage1.final_test_accuracy
+    assert meta["accuracy"] == stage1.test_accuracy_at_best
+    assert meta["val_accuracy"] == stage1.best_val_accuracy and meta["best_epoch"] == stage1.best_epoch
     assert meta["config"] == dataclasses.asdict(stage1.config)
     assert state_dict_sha256(sd) == stage1.state_dict_sha256 == state_dict_sha256(stage1.model)  # type: ignore[arg-type]
     metrics = json.loads(Path(stage1.metrics).read_text())
     assert metrics == json.loads(json.dumps(stage1.to_dict()))
     assert [e["epoch"] for e in metrics["epochs"]] == [1, 2]
-    assert set(metrics["timings"]) == {"setup_s", "train_s", "eval_s", "total_s"}
+    assert set(metrics["timings"]) == {"setup_s", "train_s", "eval_s", "test_s", "total_s"}
+    assert all("test_accuracy" not in e and "test_loss" not in e for e in metrics["epochs"])  # test once
 
 
 def test_checkpoint_reproduces_reported_accuracy(stage1: TrainResult) -> None:
@@ -112,11 +118,30 @@ def test_checkpoint_reproduces_reported_accuracy(stage1: TrainResult) -> None:
     model = build_model(meta["arch"], num_classes=meta["num_classes"], in_channels=meta["in_channels"])
     model.load_state_dict(sd)
     model.eval()
-    _, test, _ = load_dataset("digits", seed=meta["seed"])
+    _, _, test, _ = load_splits("digits", split_seed=meta["config"]["split_seed"], val_fraction=0.1)
     with torch.no_grad():
         acc = float((model(test.tensors[0]).argmax(1) == test.tensors[1]).double().mean())
-    assert acc == pytest.approx(stage1.final_test_accuracy, abs=1e-12)
-    assert stage1.final_test_accuracy > 0.5  # two epochs already learn digits (chance: 0.1)
+    assert acc == pytest.approx(stage1.test_accuracy_at_best, abs=1e-12)
+    assert stage1.test_accuracy_at_best > 0.5  # two epochs already learn digits (chance: 0.1)
+
+
+def test_monitor_rows_every_epoch_and_at_the_kept_weights(stage1: TrainResult) -> None:
+    overall = [row for row in stage1.monitor if row["layer"] == "overall"]
+    assert [row["epoch"] for row in overall] == [0, 1, 2]
+    assert overall[0]["flip_ratio"] is None and 0 < overall[1]["flip_ratio"] < 1
+    assert stage1.model is not None
+    skip = ("epoch", "step", "flip_ratio")
+    at_best = [
+        {k: v for k, v in r.items() if k not in skip}
+        for r in stage1.monitor
+        if r["epoch"] == stage1.best_epoch
+    ]
+    assert at_best == layer_records(stage1.model)  # the kept weights are the best epoch's
+    assert stage1.metrics is not None
+    assert json.loads(Path(stage1.metrics).read_text())["monitor"] == json.loads(json.dumps(stage1.monitor))
+    assert all(0 <= e["monitor_s"] < e["seconds"] for e in stage1.epochs)
+    off = train(TrainConfig(**FAST, monitor=False))
+    assert off.monitor == [] and all("monitor_s" not in e for e in off.epochs)
 
 
 def test_cosine_schedule_over_all_steps(stage1: TrainResult) -> None:
@@ -124,6 +149,67 @@ def test_cosine_schedule_over_all_steps(stage1: TrainResult) -> None:
     lr0 = stage1.config.effective_lr
     assert stage1.epochs[0]["lr"] == lr0
     assert stage1.epochs[1]["lr"] == pytest.approx(lr0 / 2, rel=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# honest evaluation: validation picks the epoch, the test set is evaluated once
+
+
+def _accuracy(model: Any, ds: Any) -> float:
+    model.eval()
+    with torch.no_grad():
+        return float((model(ds.tensors[0]).argmax(1) == ds.tensors[1]).double().mean())
+
+
+def test_best_epoch_chosen_on_validation_and_its_weights_kept() -> None:
+    r = train(TrainConfig(**{**FAST, "epochs": 3}, seed=1, split_seed=2))
+    assert r.selection == "val" and r.model is not None
+    val_acc = [e["val_accuracy"] for e in r.epochs]
+    assert r.best_epoch == 1 + int(np.argmax(val_acc))  # argmax: the earliest of tied epochs
+    assert r.best_val_accuracy == max(val_acc)
+    _, val, test, info = load_splits("digits", split_seed=2, val_fraction=0.1)
+    assert val is not None and r.dataset_info == info
+    assert _accuracy(r.model, val) == pytest.approx(r.best_val_accuracy, abs=1e-12)  # best-epoch weights
+    assert _accuracy(r.model, test) == pytest.approx(r.test_accuracy_at_best, abs=1e-12)
+
+
+def test_without_validation_the_last_epoch_is_the_result() -> None:
+    r = train(TrainConfig(**{**FAST, "epochs": 2}, val_fraction=0.0))
+    assert (r.selection, r.best_epoch, r.best_val_accuracy) == ("last", 2, None)
+    assert all("val_accuracy" not in e for e in r.epochs)
+    assert r.dataset_info["n_val"] == 0
+
+
+def test_split_seed_is_independent_of_seed() -> None:
+    a = train(TrainConfig(**FAST, seed=3, split_seed=0))
+    b = train(TrainConfig(**FAST, seed=4, split_seed=0))
+    assert a.dataset_info == b.dataset_info and a.state_dict_sha256 != b.state_dict_sha256
+    c = train(TrainConfig(**FAST, seed=3, split_seed=1))
+    assert c.dataset_info["split_seed"] == 1 and c.state_dict_sha256 != a.state_dict_sha256
+
+
+def test_switch_accuracy_is_the_binarized_stage1_model() -> None:
+    res = train_two_stage(TrainConfig(**FAST), baseline=False)
+    r1, r2 = res.stage1, res.stage2
+    assert r1.model is not None and r1.switch_test_accuracy is None
+    _, val, test, _ = load_splits("digits", split_seed=0, val_fraction=0.1)
+    assert val is not None
+    binary = build_model("resnet-small", num_classes=10, in_channels=1, stage=2)
+    binary.load_state_dict(r1.model.state_dict())
+    assert r2.switch_val_accuracy == pytest.approx(_accuracy(binary, val), abs=1e-12)
+    assert r2.switch_test_accuracy == pytest.approx(_accuracy(binary, test), abs=1e-12)
+    # the stage-1 forward of the same weights is the stage-1 result itself
+    assert r2.switch_stage1_val_accuracy == r1.best_val_accuracy
+    assert r2.switch_stage1_test_accuracy == r1.test_accuracy_at_best
+    assert r2.switch_val_drop == pytest.approx(r1.best_val_accuracy - r2.switch_val_accuracy, abs=1e-15)
+    assert r2.switch_test_drop == pytest.approx(r1.test_accuracy_at_best - r2.switch_test_accuracy, abs=1e-15)
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    train(TrainConfig(**{**FAST, "epochs": 2, "progress": True}))
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0] for line in err] == ["stage1 epoch 1/2", "stage1 epoch 2/2"]
+    assert all("val_acc" in line for line in err)
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,7 +368,7 @@ def test_train_two_stage(tmp_path: Path) -> None:
     assert (res.stage1.config.effective_lr, res.stage2.config.effective_lr) == (0.1, 0.01)
     assert res.full_precision is not None and res.full_precision.half_period is None
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["stage2"]["final_test_accuracy"] == res.stage2.final_test_accuracy
+    assert summary["stage2"]["test_accuracy_at_best"] == res.stage2.test_accuracy_at_best
     for sub in ("stage1", "stage2", "full-precision"):
         assert (tmp_path / sub / "checkpoint.pt").is_file() and (tmp_path / sub / "metrics.json").is_file()
     _, meta, _ = load_checkpoint(tmp_path / "full-precision" / "checkpoint.pt")
@@ -334,6 +420,19 @@ def test_cli_stage2_from_scratch_says_so(tmp_path: Path, capsys: pytest.CaptureF
     assert meta["stage"] == 2 and meta["warm_start"] is None
 
 
+def test_cli_plot_writes_monitor_figure_and_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["train", "--epochs", "1", "--batch-size", "128", "--no-baseline", "--no-progress"]
+    plot = tmp_path / "monitor.png"
+    assert run_cli([*argv, "--out", str(tmp_path / "run"), "--plot", str(plot)]) == 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = json.loads((tmp_path / "monitor.png.json").read_text())
+    overall = [(r["run"], r["epoch"]) for r in rows if r["layer"] == "overall"]
+    assert overall == [("stage1", 0), ("stage1", 1), ("stage2", 1), ("stage2", 2)]  # stage 2 after stage 1
+    assert run_cli([*argv, "--out", str(tmp_path / "x"), "--plot", str(tmp_path / "m.jpg")]) == 2
+    assert "--plot FILE must end in one of" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # refused before any training
+
+
 def _idx(arr: np.ndarray) -> bytes:
     return bytes([0, 0, 0x08, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
 
@@ -350,9 +449,12 @@ def test_cli_mnist_idx_text(
             gzip.compress(_idx(np.arange(n, dtype=np.uint8) % 10))
         )
     argv = ["train", "--dataset", "mnist", "--data-dir", str(data), "--stage", "1", "--epochs", "1"]
+    argv += ["--val-fraction", "0.25", "--split-seed", "3"]  # 4 images per class: 1 to validation
     assert run_cli([*argv, "--batch-size", "16", "--out", str(tmp_path / "run")]) == 0
     text = capsys.readouterr().out
-    assert "mnist: 40 train / 20 test images" in text and "stage1" in text
+    assert "mnist: 30 train / 10 validation / 20 test images" in text and "stage1" in text
+    info = json.loads((tmp_path / "run" / "metrics.json").read_text())["dataset_info"]
+    assert (info["split_seed"], info["val_fraction"]) == (3, 0.25)
     assert (tmp_path / "run" / "checkpoint.pt").is_file()
 
 
@@ -369,6 +471,8 @@ def test_cli_mnist_idx_text(
         pytest.param(["--stage", "1", "--from-scratch"], "--from-scratch only applies", id="scratch-stage-1"),
         pytest.param(["--stage", "3"], "invalid choice", id="stage-3"),
         pytest.param(["--dataset", "mnist"], "data_dir is required", id="mnist-without-dir"),
+        pytest.param(["--val-fraction", "1"], "val_fraction must be in [0, 1)", id="val-fraction"),
+        pytest.param(["--split-seed", "-2"], "split_seed must be", id="split-seed"),
     ],
 )
 def test_cli_bad_arguments_one_line_exit_2(

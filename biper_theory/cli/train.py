@@ -10,6 +10,7 @@ import argparse
 import json
 import re
 import warnings
+from pathlib import Path
 from typing import Any
 
 from . import UsageError
@@ -18,13 +19,15 @@ from ._output import render
 HELP = "train BiPer (stages 1 and 2, FP baseline) and report accuracy"
 
 _DEFAULT_OUT = "runs/train"
+_PLOT_FORMATS = ("png", "pdf", "svg")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dataset",
         default="digits",
-        help="digits (default), mnist5k, mnist (IDX files) or cifar10 (batches)",
+        help="digits (default), mnist5k, mnist (IDX files), fashion-mnist (IDX files; default folder "
+        "/usr/share/datasets/fashion-mnist) or cifar10 (batches)",
     )
     p.add_argument(
         "--arch",
@@ -51,8 +54,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(not the paper's recipe, which warm-starts stage 2 from stage 1)",
     )
     p.add_argument("--epochs", type=int, default=None, help="epochs per run (default 20)")
+    p.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order (default 0)")
     p.add_argument(
-        "--seed", type=int, default=0, help="seed of split, initialisation and data order (default 0)"
+        "--split-seed",
+        type=int,
+        default=0,
+        help="seed of the test split (digits, mnist5k), --train-subset and the validation split (default 0)",
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="share of each class of the training files held out for validation; picks the best epoch, "
+        "whose weights are kept and tested once (default 0.1; 0: last epoch, no selection)",
+    )
+    p.add_argument(
+        "--train-subset",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train on a stratified subset of N training-file images (validation included)",
     )
     p.add_argument("--out", default=_DEFAULT_OUT, help=f"output folder (default {_DEFAULT_OUT})")
     p.add_argument("--data-dir", default=None, help="folder with the mnist IDX files or the cifar10 batches")
@@ -83,6 +104,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        default=None,
+        help="draw the QE monitor's per-epoch trajectories of the BiPer runs (.png, .pdf or .svg) and "
+        "write their rows beside it as FILE.json",
+    )
 
 
 def _config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -91,6 +119,9 @@ def _config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "arch": args.arch,
         "omega0": args.omega0,
         "seed": args.seed,
+        "split_seed": args.split_seed,
+        "val_fraction": args.val_fraction,
+        "train_subset": args.train_subset,
         "out": args.out,
         "data_dir": args.data_dir,
         "device": args.device,
@@ -114,8 +145,9 @@ def _row(r: Any) -> dict[str, Any]:
     init, final = r.half_period_init, r.half_period
     return {
         "run": r.config.label,
-        "test_acc": round(r.final_test_accuracy, 4),
-        "best_acc": round(r.best_test_accuracy, 4),
+        "val_acc": "-" if r.best_val_accuracy is None else round(r.best_val_accuracy, 4),
+        "test_acc": round(r.test_accuracy_at_best, 4),
+        "best_epoch": r.best_epoch,
         "epochs": r.config.epochs,
         "lr": r.config.effective_lr,
         "time_s": round(r.timings["total_s"], 1),
@@ -146,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
             "--stage 2 warm-starts from stage 1 (the paper's recipe): give --init-from STAGE1_CKPT, "
             "or --from-scratch to train stage 2 from a fresh initialisation"
         )
+    if args.plot is not None and Path(args.plot).suffix.lower().lstrip(".") not in _PLOT_FORMATS:
+        raise UsageError(f"--plot FILE must end in one of .{', .'.join(_PLOT_FORMATS)}; got {args.plot!r}")
     try:
         if two:
             result: Any = train_two_stage(TrainConfig(**kw), baseline=not args.no_baseline)
@@ -163,17 +197,55 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"training diverged: {exc}") from exc
     if runs[0].rank != 0:
         return 0
+    if args.plot is not None:
+        _plot(runs, Path(args.plot))
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2))
         return 0
     info = runs[0].dataset_info
     print(
-        f"{info['name']}: {info['n_train']} train / {info['n_test']} test images, "
+        f"{info['name']}: {info['n_train']} train / {info['n_val']} validation / "
+        f"{info['n_test']} test images, "
         f"arch {runs[0].config.arch}, ω₀ = {runs[0].config.omega0:g}, seed {runs[0].config.seed}, "
         f"world size {runs[0].world_size}"
     )
     print(render([_row(r) for r in runs], "text"))
     if any(r.config.stage == 2 and r.warm_start is None for r in runs):
         print("note: stage 2 trained from a fresh initialisation (--from-scratch), not from stage 1")
+    for r in runs:
+        if r.switch_test_accuracy is not None:
+            val = ""
+            if r.switch_val_accuracy is not None and r.switch_val_drop is not None:
+                val = f"val {r.switch_val_accuracy:.4f} (drop {r.switch_val_drop:+.4f}), "
+            print(
+                f"{r.config.label} at the stage switch (stage-1 weights binarized, before any stage-2 step): "
+                f"{val}test {r.switch_test_accuracy:.4f} (drop {r.switch_test_drop or 0.0:+.4f})"
+            )
+    print("test_acc: test accuracy of the weights of best_epoch (best val_acc), the only test evaluation")
     print(f"total {total:.1f} s; share past the first half-period = share of latent weights with |ω₀w| > π/2")
     return 0
+
+
+def _plot(runs: list[Any], path: Path) -> None:
+    """Monitor trajectories of the BiPer runs, stage 2 after stage 1 on one epoch axis."""
+    from matplotlib.figure import Figure
+
+    from biper_theory import figures
+    from biper_theory._io import write_json
+
+    rows: list[dict[str, Any]] = []
+    offset, switch = 0, None
+    for r in runs:
+        if not r.monitor:
+            continue
+        if rows:
+            switch = offset
+        rows += [{**row, "run": r.config.label, "epoch": row["epoch"] + offset} for row in r.monitor]
+        offset += r.config.epochs
+    if not rows:
+        raise UsageError("--plot: no run recorded monitor rows (the full-precision baseline has none)")
+    panels = figures.MONITOR_PANELS
+    fig = Figure(figsize=(3.2 * len(panels), 2.9), layout="constrained")
+    figures.monitor_trajectories(rows, list(fig.subplots(1, len(panels))), switch_epoch=switch)
+    figures.save_figure(fig, path, format=path.suffix.lower().lstrip("."))
+    write_json(path.with_name(path.name + ".json"), rows)

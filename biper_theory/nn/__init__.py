@@ -5,7 +5,8 @@ submodules are :mod:`~biper_theory.nn.functional` (autograd binarizers),
 :mod:`~biper_theory.nn.layers` (``BiPerConv2d``, ``BiPerLinear``, stage switching),
 :mod:`~biper_theory.nn.models` (``build_model``), :mod:`~biper_theory.nn.checkpoint`
 (saving ours, reading ours and the official code's ``.pth.tar`` files safely),
-:mod:`~biper_theory.nn.data` (offline datasets) and :mod:`~biper_theory.nn.train` (the
+:mod:`~biper_theory.nn.data` (offline datasets), :mod:`~biper_theory.nn.monitor`
+(``QEMonitor``: QE, laws, α vs γ* and flip ratio during training) and :mod:`~biper_theory.nn.train` (the
 two-stage training loop, DDP-ready; not imported here, import it directly).
 """
 
@@ -28,12 +29,14 @@ from .layers import (
     share_past_half_period,
 )
 from .models import ARCHS, binarized_layer_names, build_model, count_parameters
+from .monitor import QEMonitor, layer_records
 
 __all__ = [
     "ARCHS",
     "BiPerConv2d",
     "BiPerLinear",
     "LatentWeights",
+    "QEMonitor",
     "UntrustedCheckpointError",
     "approx_sign",
     "approx_sign_surrogate",
@@ -44,6 +47,7 @@ __all__ = [
     "count_parameters",
     "init_latent_weights",
     "iter_biper_layers",
+    "layer_records",
     "load_checkpoint",
     "load_latent_weights",
     "save_checkpoint",

@@ -1,6 +1,6 @@
 """Offline image-classification datasets for training BiPer networks (no torchvision, no network).
 
-Four datasets, all returned as in-memory :class:`torch.utils.data.TensorDataset` pairs of
+Five datasets, all returned as in-memory :class:`torch.utils.data.TensorDataset` pairs of
 ``(images, labels)`` with images ``float32`` of shape ``(N, C, H, W)`` and labels ``int64``:
 
 ``digits``
@@ -11,15 +11,26 @@ Four datasets, all returned as in-memory :class:`torch.utils.data.TensorDataset`
 ``mnist``
     MNIST in its original IDX files (``train-images-idx3-ubyte[.gz]`` and so on) from a
     local folder; read by :func:`read_idx`, which validates the header and the size.
+``fashion-mnist``
+    Fashion-MNIST (Xiao et al., 2017: 60 000 + 10 000 28×28 grey images of clothing, 10
+    classes) in the same IDX files as MNIST, read from ``data_dir`` or, by default, from
+    :data:`FASHION_MNIST_DIR`, where Debian's ``dataset-fashion-mnist`` package installs
+    ``train-images-idx3-ubyte.gz`` … ``t10k-labels-idx1-ubyte.gz``.
 ``cifar10``
     The CIFAR-10 "python version" batches (``data_batch_1`` … ``data_batch_5``, ``test_batch``)
     from a local folder, read by :func:`read_cifar_batch`.
 
 The two bundled datasets have no official split: they get a stratified split (80 % train,
 20 % test) drawn from ``np.random.default_rng(seed)``, so the same seed gives the same split.
-MNIST and CIFAR-10 use their official train/test files. Pixels are scaled to [0, 1] and then
+MNIST, Fashion-MNIST and CIFAR-10 use their official train/test files.
+
+:func:`load_splits` adds what an honest evaluation needs: a validation set held out of the
+*training* files (stratified, ``val_fraction`` of each class), drawn, like the test split of
+the bundled sets and the optional stratified ``train_subset``, from
+``np.random.default_rng(split_seed)`` alone, so the split never depends on the seed of the
+initialisation or the data order. Pixels are scaled to [0, 1] and then
 standardised per channel with the mean and standard deviation of the *training* images only
-(the test set never leaks into the statistics).
+(neither the validation nor the test set leaks into the statistics).
 
 Security of the CIFAR-10 reader
 -------------------------------
@@ -58,14 +69,19 @@ from torch.utils.data import TensorDataset
 
 __all__ = [
     "DATASETS",
+    "FASHION_MNIST_DIR",
     "load_dataset",
+    "load_splits",
     "read_idx",
     "read_cifar_batch",
     "stratified_split",
+    "stratified_subset",
 ]
 
 #: Names accepted by :func:`load_dataset`.
-DATASETS = ("digits", "mnist5k", "mnist", "cifar10")
+DATASETS = ("digits", "mnist5k", "mnist", "fashion-mnist", "cifar10")
+#: where Debian's ``dataset-fashion-mnist`` package installs the Fashion-MNIST IDX files.
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
 _TEST_FRACTION = 0.2  # share of each class held out for the bundled datasets (digits, mnist5k)
 
@@ -91,15 +107,16 @@ _CIFAR_SUBDIR = "cifar-10-batches-py"
 def load_dataset(
     name: str, *, data_dir: str | os.PathLike[str] | None = None, seed: int = 0
 ) -> tuple[TensorDataset, TensorDataset, dict[str, Any]]:
-    """Load a dataset by name as standardised ``(train, test, info)``.
+    """Load a dataset by name as standardised ``(train, test, info)`` (no validation split).
 
     Parameters
     ----------
-    name : {"digits", "mnist5k", "mnist", "cifar10"}
+    name : {"digits", "mnist5k", "mnist", "fashion-mnist", "cifar10"}
         Which dataset (see the module docstring).
     data_dir : path, optional
-        Folder with the files of ``mnist`` (IDX) or ``cifar10`` (python batches; the folder
-        itself or its ``cifar-10-batches-py`` subfolder). Required for those two, refused for
+        Folder with the files of ``mnist`` (IDX), ``fashion-mnist`` (IDX; default
+        :data:`FASHION_MNIST_DIR`) or ``cifar10`` (python batches; the folder itself or its
+        ``cifar-10-batches-py`` subfolder). Required for ``mnist`` and ``cifar10``, refused for
         the bundled ``digits`` and ``mnist5k``.
     seed : int, default 0
         Seed of the stratified train/test split of ``digits`` and ``mnist5k``
@@ -112,8 +129,8 @@ def load_dataset(
         the training statistics; labels ``int64`` in ``0 … num_classes − 1``.
     info : dict
         ``name``, ``num_classes``, ``in_channels``, ``image_size`` ``[H, W]``, ``n_train``,
-        ``n_test``, ``mean`` and ``std`` (per channel, of the [0, 1]-scaled training pixels),
-        ``split`` and ``source``.
+        ``n_val`` (0), ``n_test``, ``mean`` and ``std`` (per channel, of the [0, 1]-scaled
+        training pixels), ``split`` and ``source``.
 
     Raises
     ------
@@ -128,34 +145,123 @@ def load_dataset(
     -----
     Not in the paper (its experiments use CIFAR-10 and ImageNet).
     """
+    train, _, test, info = load_splits(name, data_dir=data_dir, split_seed=seed, val_fraction=0.0)
+    return train, test, info
+
+
+def load_splits(
+    name: str,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    split_seed: int = 0,
+    val_fraction: float = 0.1,
+    train_subset: int | None = None,
+) -> tuple[TensorDataset, TensorDataset | None, TensorDataset, dict[str, Any]]:
+    """Load a dataset as standardised ``(train, val, test, info)`` with a held-out validation set.
+
+    The order of the draws, all from one ``np.random.default_rng(split_seed)``: the test split
+    (bundled datasets only, 20 % of each class, as :func:`load_dataset`), then the optional
+    stratified ``train_subset`` of the training files (:func:`stratified_subset`), then the
+    validation split, ``val_fraction`` of each class of what is left (:func:`stratified_split`).
+    The test images are never touched by the last two draws.
+
+    Parameters
+    ----------
+    name, data_dir
+        As in :func:`load_dataset`.
+    split_seed : int, default 0
+        Seed of every split (test split of the bundled sets, subset, validation); independent
+        of the seed of the initialisation and the data order of a training run.
+    val_fraction : float, default 0.1
+        Share of each class of the training pool held out for validation, in ``[0, 1)``;
+        ``0`` holds nothing out (``val`` is then ``None``).
+    train_subset : int, optional
+        Size of the stratified training pool drawn from the training files (before the
+        validation split), at least one image per class and at most all of them; ``None``
+        uses every training image. The validation images come out of this pool.
+
+    Returns
+    -------
+    train, val, test : TensorDataset
+        ``val`` is ``None`` when ``val_fraction == 0``. All three are standardised with the
+        per-channel statistics of ``train`` alone.
+    info : dict
+        As in :func:`load_dataset`, with ``n_val``, ``split_seed``, ``val_fraction`` and
+        ``train_subset`` added.
+
+    Raises
+    ------
+    ValueError
+        As :func:`load_dataset`, and a ``val_fraction`` outside ``[0, 1)``, a ``train_subset``
+        out of range, or a validation split that holds out nothing or leaves a class without a
+        training image.
+    """
     if name not in DATASETS:
         raise ValueError(f"dataset must be one of {', '.join(DATASETS)}; got {name!r}")
-    seed = _as_seed(seed)
+    split_seed = _as_seed(split_seed, "split_seed")
+    if (
+        isinstance(val_fraction, bool)
+        or not isinstance(val_fraction, int | float)
+        or not (0.0 <= val_fraction < 1.0)
+    ):
+        raise ValueError(f"val_fraction must be in [0, 1); got {val_fraction!r}")
+    rng = np.random.default_rng(split_seed)
     if name in ("digits", "mnist5k"):
         if data_dir is not None:
             raise ValueError(
-                f"data_dir is only used by mnist and cifar10; {name} is bundled (got {data_dir!r})"
+                f"data_dir is only used by mnist, fashion-mnist and cifar10; {name} is bundled "
+                f"(got {data_dir!r})"
             )
         x, y, source = _load_digits() if name == "digits" else _load_mnist5k()
-        tr, te = stratified_split(y, test_fraction=_TEST_FRACTION, rng=np.random.default_rng(seed))
+        tr, te = stratified_split(y, test_fraction=_TEST_FRACTION, rng=rng)
         x_tr, y_tr, x_te, y_te = x[tr], y[tr], x[te], y[te]
-        split = f"stratified {1 - _TEST_FRACTION:.0%}/{_TEST_FRACTION:.0%}, np.random.default_rng({seed})"
+        split = f"stratified {1 - _TEST_FRACTION:.0%}/{_TEST_FRACTION:.0%}"
     else:
+        if data_dir is None and name == "fashion-mnist":
+            data_dir = FASHION_MNIST_DIR
+            if not Path(data_dir).is_dir():
+                raise FileNotFoundError(
+                    f"Fashion-MNIST not found in {FASHION_MNIST_DIR!r}: apt-get install "
+                    "dataset-fashion-mnist, or give data_dir (a folder with its IDX files)"
+                )
         if data_dir is None:
             raise ValueError(f"data_dir is required for {name} (a folder with its files)")
         folder = Path(data_dir)
         if not folder.is_dir():
             raise FileNotFoundError(f"data_dir {str(folder)!r} is not a folder")
-        if name == "mnist":
-            x_tr, y_tr, x_te, y_te = _load_mnist_idx(folder)
-            source = f"MNIST IDX files in {folder}"
+        if name in ("mnist", "fashion-mnist"):
+            label = "MNIST" if name == "mnist" else "Fashion-MNIST"
+            x_tr, y_tr, x_te, y_te = _load_mnist_idx(folder, label)
+            source = f"{label} IDX files in {folder}"
         else:
             x_tr, y_tr, x_te, y_te, folder = _load_cifar10(folder)
             source = f"CIFAR-10 python batches in {folder}"
         split = "official train/test files"
+    if train_subset is not None:
+        _as_int("train_subset", train_subset, lo=len(np.unique(y_tr)), hi=len(y_tr))
+        pool = stratified_subset(y_tr, size=int(train_subset), rng=rng)
+        x_tr, y_tr = x_tr[pool], y_tr[pool]
+        split += f"; stratified training subset of {int(train_subset)}"
+    x_val = y_val = None
+    if val_fraction > 0:
+        fit, held = stratified_split(y_tr, test_fraction=val_fraction, rng=rng)
+        if held.size == 0:
+            raise ValueError(
+                f"val_fraction {val_fraction!r} holds out no image of {len(y_tr)} (round(n_c·val_fraction) "
+                "= 0 in every class); raise it, or use 0 for no validation split"
+            )
+        if len(np.unique(y_tr[fit])) != len(np.unique(y_tr)):
+            raise ValueError(
+                f"val_fraction {val_fraction!r} leaves a class without training images; lower it"
+            )
+        x_tr, y_tr, x_val, y_val = x_tr[fit], y_tr[fit], x_tr[held], y_tr[held]
+        split += f"; stratified validation {val_fraction:.0%} of the training part"
+    if split != "official train/test files":  # something was drawn
+        split += f", np.random.default_rng({split_seed})"
     num_classes = 10
     mean, std = _channel_stats(x_tr)
     train = _to_dataset(x_tr, y_tr, mean, std)
+    val = None if x_val is None or y_val is None else _to_dataset(x_val, y_val, mean, std)
     test = _to_dataset(x_te, y_te, mean, std)
     info: dict[str, Any] = {
         "name": name,
@@ -163,13 +269,17 @@ def load_dataset(
         "in_channels": int(x_tr.shape[1]),
         "image_size": [int(x_tr.shape[2]), int(x_tr.shape[3])],
         "n_train": len(train),
+        "n_val": 0 if val is None else len(val),
         "n_test": len(test),
         "mean": [float(m) for m in mean],
         "std": [float(s) for s in std],
         "split": split,
+        "split_seed": split_seed,
+        "val_fraction": float(val_fraction),
+        "train_subset": None if train_subset is None else int(train_subset),
         "source": source,
     }
-    return train, test, info
+    return train, val, test, info
 
 
 def stratified_split(
@@ -194,6 +304,28 @@ def stratified_split(
     mask = np.ones(len(y), dtype=bool)
     mask[test] = False
     return np.flatnonzero(mask).astype(np.int64), test
+
+
+def stratified_subset(labels: npt.ArrayLike, *, size: int, rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    """Sorted indices of a stratified subset of exactly ``size`` elements.
+
+    Each class ``c`` of ``n_c`` elements gets ``floor(size·n_c/n)`` places, and the places left
+    over go to the classes with the largest remainders (ties to the smaller label), so the
+    class shares match the full set's to within one element. Within a class the elements are
+    drawn by ``rng.permutation`` (classes in sorted order).
+    """
+    y = np.asarray(labels)
+    if y.ndim != 1:
+        raise ValueError(f"labels must be one-dimensional; got shape {y.shape}")
+    _as_int("size", size, lo=0, hi=len(y))
+    classes, counts = np.unique(y, return_counts=True)
+    exact = size * counts / len(y) if len(y) else counts.astype(float)
+    quota = np.floor(exact).astype(np.int64)
+    left = size - int(quota.sum())
+    order = np.lexsort((classes, -(exact - quota)))  # largest remainder first, then smaller label
+    quota[order[:left]] += 1
+    parts = [rng.permutation(np.flatnonzero(y == c))[:k] for c, k in zip(classes, quota, strict=True)]
+    return np.sort(np.concatenate(parts)).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -293,20 +425,24 @@ def _read_at_most(f: _Readable, n: int, chunk: int = 1 << 24) -> bytes:
     return b"".join(parts)
 
 
-def _find_idx(folder: Path, split: str, kind: str) -> Path:
+def _find_idx(folder: Path, split: str, kind: str, label: str = "MNIST") -> Path:
     nd = 3 if kind == "images" else 1
     stems = [f"{split}-{kind}-idx{nd}-ubyte", f"{split}-{kind}.idx{nd}-ubyte"]
     for stem in stems:
         for name in (stem, stem + ".gz"):
             if (folder / name).is_file():
                 return folder / name
-    raise FileNotFoundError(f"MNIST file {stems[0]}[.gz] (or {stems[1]}[.gz]) not found in {str(folder)!r}")
+    raise FileNotFoundError(f"{label} file {stems[0]}[.gz] (or {stems[1]}[.gz]) not found in {str(folder)!r}")
 
 
-def _load_mnist_idx(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _load_mnist_idx(
+    folder: Path, label: str = "MNIST"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """MNIST-layout IDX files (MNIST, Fashion-MNIST): images uint8 (N, H, W), labels uint8 in 0..9."""
     out: list[np.ndarray] = []
     for split in ("train", "t10k"):
-        img_path, lab_path = _find_idx(folder, split, "images"), _find_idx(folder, split, "labels")
+        img_path = _find_idx(folder, split, "images", label)
+        lab_path = _find_idx(folder, split, "labels", label)
         images, labels = read_idx(img_path), read_idx(lab_path)
         if images.ndim != 3 or images.dtype != np.uint8:
             raise ValueError(
@@ -462,10 +598,16 @@ def _load_cifar10(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
 # helpers
 
 
-def _as_seed(seed: Any) -> int:
+def _as_seed(seed: Any, name: str = "seed") -> int:
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+        raise ValueError(f"{name} must be a non-negative integer; got {seed!r}")
     return int(seed)
+
+
+def _as_int(name: str, value: Any, *, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be an integer in [{lo}, {hi}]; got {value!r}")
+    return int(value)
 
 
 def _channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

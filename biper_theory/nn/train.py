@@ -40,9 +40,15 @@ official CIFAR scripts add :math:`\tau\,\operatorname{mean}\sin^2(\omega_0 w)` p
 layer to the loss (:math:`\tau = 10^{-3}` by default); the paper does not mention it. Stage 2
 without a warm start is allowed here (with a warning); the official stage-2 script refuses it.
 
-``best_test_accuracy`` is the best test accuracy over the epochs, reported for information:
-it is selected on the test set (these small datasets have no validation split), so quote
-``final_test_accuracy`` as the result. The checkpoint holds the final weights.
+Honest evaluation (not in the paper): a validation set is held out of the *training* files
+(``val_fraction`` of each class, drawn from ``split_seed``, which is independent of ``seed``);
+the validation accuracy is measured after every epoch, the weights of the epoch with the best
+validation accuracy (the earliest, on ties) are kept, and the test set is evaluated **once**, at
+the end, with those weights: ``test_accuracy_at_best``. The checkpoint and every report after
+training hold the best-validation weights. With ``val_fraction=0`` nothing is selected: the last
+epoch is the result. For a stage 2 warm-started from stage 1 the run also evaluates, before any
+stage-2 step, the stage-1 weights under the stage-2 (binary) forward and under the stage-1 forward
+on the validation and test sets: the accuracy right after the stage switch and the drop it causes.
 """
 
 from __future__ import annotations
@@ -71,9 +77,10 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset, TensorDatas
 from .. import closed_form
 from .._io import write_json
 from .checkpoint import find_config_omega0, load_checkpoint, save_checkpoint, to_model_state_dict
-from .data import DATASETS, load_dataset
+from .data import DATASETS, load_splits
 from .layers import ACT_NORMS, LATENT_INITS, init_latent_weights, iter_biper_layers, set_stage
 from .models import ARCHS, build_model
+from .monitor import QEMonitor
 
 __all__ = [
     "SCRATCH_STAGE2_WARNING",
@@ -109,8 +116,8 @@ class TrainConfig:
 
     Parameters
     ----------
-    dataset : {"digits", "mnist5k", "mnist", "cifar10"}
-        See :func:`biper_theory.nn.data.load_dataset`.
+    dataset : {"digits", "mnist5k", "mnist", "fashion-mnist", "cifar10"}
+        See :func:`biper_theory.nn.data.load_splits`.
     arch : str
         One of :data:`biper_theory.nn.models.ARCHS`.
     omega0 : float
@@ -126,7 +133,7 @@ class TrainConfig:
     epochs : int
         Number of passes over the training set (≥ 1).
     seed : int
-        Seed of the split, the initialisation and the data order.
+        Seed of the initialisation and the data order (not of the splits: ``split_seed``).
     out : path, optional
         Folder for ``checkpoint.pt`` and ``metrics.json``; ``None`` writes nothing.
     lr : float, optional
@@ -152,9 +159,23 @@ class TrainConfig:
     progress : bool
         Show a tqdm progress bar (only on rank 0 and only when stderr is a terminal).
     data_dir : path, optional
-        Folder with the files of ``mnist`` or ``cifar10``.
+        Folder with the files of ``mnist``, ``fashion-mnist`` (default: Debian's folder,
+        :data:`biper_theory.nn.data.FASHION_MNIST_DIR`) or ``cifar10``.
     num_threads : int
         Intra-op CPU threads during the run (fixed for reproducibility; restored afterwards).
+    val_fraction : float
+        Share of each class of the training files held out for validation, in ``[0, 1)``
+        (default 0.1). The best epoch is the one with the best validation accuracy; ``0`` holds
+        nothing out and takes the last epoch.
+    split_seed : int
+        Seed of the test split (digits, mnist5k), the training subset and the validation split.
+    train_subset : int, optional
+        Train on a stratified subset of this many training-file images (validation included);
+        see :func:`biper_theory.nn.data.load_splits`.
+    monitor : bool
+        Record :func:`biper_theory.nn.monitor.layer_records` rows (measured and model QE,
+        fitted laws, α vs γ*, shares, flip ratio) before training and after every epoch into
+        ``TrainResult.monitor`` (default True; ignored by the full-precision baseline).
     """
 
     dataset: str = "digits"
@@ -178,6 +199,10 @@ class TrainConfig:
     progress: bool = True
     data_dir: str | os.PathLike[str] | None = None
     num_threads: int = 1
+    val_fraction: float = 0.1
+    split_seed: int = 0
+    train_subset: int | None = None
+    monitor: bool = True
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
@@ -192,6 +217,15 @@ class TrainConfig:
         _check_int("batch_size", self.batch_size, 1)
         _check_int("num_workers", self.num_workers, 0)
         _check_int("num_threads", self.num_threads, 1)
+        _check_int("split_seed", self.split_seed, 0)
+        if (
+            isinstance(self.val_fraction, bool)
+            or not isinstance(self.val_fraction, int | float)
+            or not (0.0 <= self.val_fraction < 1.0)
+        ):
+            raise ValueError(f"val_fraction must be in [0, 1); got {self.val_fraction!r}")
+        if self.train_subset is not None:
+            _check_int("train_subset", self.train_subset, 10)
         if self.lr is not None:
             _check_positive("lr", self.lr)
         if not (isinstance(self.momentum, int | float) and 0.0 <= self.momentum < 1.0):
@@ -233,12 +267,31 @@ class TrainResult:
     ``warm_start`` says where the weights came from: the ``init_from`` checkpoint, the
     in-memory stage-1 model of :func:`train_two_stage` (:data:`WARM_FROM_MEMORY`), or ``None``
     for a fresh initialisation.
+
+    ``best_epoch`` (1-based) is chosen on the validation accuracy (``selection="val"``), or is
+    the last epoch when there is no validation set (``selection="last"``);
+    ``best_val_accuracy`` is its validation accuracy and ``test_accuracy_at_best`` its test
+    accuracy, the only test evaluation of the run. ``epochs`` holds per epoch the training loss
+    and accuracy and the validation loss and accuracy, never a test number.
+
+    The ``switch_*`` fields are set for a stage 2 warm-started from stage 1 (``None``
+    otherwise): accuracy of the stage-1 weights under the stage-2 binary forward before any
+    stage-2 step (``switch_val_accuracy``, ``switch_test_accuracy``), the same weights under
+    the stage-1 forward (``switch_stage1_val_accuracy``, ``switch_stage1_test_accuracy``), and
+    the drops ``stage-1 forward − binary forward`` (``switch_val_drop``, ``switch_test_drop``).
+
+    ``monitor`` is the :class:`biper_theory.nn.monitor.QEMonitor` history: one row per
+    binarized layer and an ``overall`` row at epoch 0 (before training) and after every epoch
+    (the weights of that epoch, before the best epoch is restored); empty for the
+    full-precision baseline or with ``monitor=False``.
     """
 
     config: TrainConfig
-    final_test_accuracy: float
-    best_test_accuracy: float
+    best_val_accuracy: float | None
+    test_accuracy_at_best: float
+    test_loss_at_best: float
     best_epoch: int
+    selection: str
     epochs: list[dict[str, float]]
     timings: dict[str, float]
     half_period_init: dict[str, Any] | None
@@ -250,6 +303,13 @@ class TrainResult:
     checkpoint: str | None = None
     metrics: str | None = None
     warm_start: str | None = None
+    switch_val_accuracy: float | None = None
+    switch_test_accuracy: float | None = None
+    switch_stage1_val_accuracy: float | None = None
+    switch_stage1_test_accuracy: float | None = None
+    switch_val_drop: float | None = None
+    switch_test_drop: float | None = None
+    monitor: list[dict[str, Any]] = field(default_factory=list)
     model: nn.Module | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -481,27 +541,45 @@ def _train(
     torch.set_num_threads(config.num_threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        train_set, test_set, info = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed)
+        train_set, val_set, test_set, info = load_splits(
+            config.dataset,
+            data_dir=config.data_dir,
+            split_seed=config.split_seed,
+            val_fraction=config.val_fraction,
+            train_subset=config.train_subset,
+        )
         model = _build(config, info, build_seed, init_seed, warm).to(device)
         half_init = half_period_report(model)
+        val_loader = None if val_set is None else _eval_loader(val_set, ctx, data_seed)
+        test_loader = _eval_loader(test_set, ctx, data_seed)
+        switch: dict[str, float] = {}
+        if config.stage == 2 and warm_start is not None:
+            switch = _switch_accuracy(model, val_loader, test_loader, device, ctx)
         t_setup = time.perf_counter() - t_start
-        epochs, t_train, t_eval = _fit(config, ctx, model, train_set, test_set, device, data_seed)
+        monitor = QEMonitor(model) if config.monitor and not config.full_precision else None
+        epochs, best, t_train, t_eval = _fit(
+            config, ctx, model, train_set, val_loader, device, data_seed, monitor
+        )
+        t0 = time.perf_counter()
+        test_loss, test_accuracy = _evaluate(model, test_loader, device, ctx)  # the only test evaluation
+        t_test = time.perf_counter() - t0
     finally:
         torch.set_num_threads(prev_threads)
         torch.use_deterministic_algorithms(prev_det, warn_only=prev_det_warn)
 
-    final = epochs[-1]["test_accuracy"]
-    best_epoch = max(range(len(epochs)), key=lambda i: (epochs[i]["test_accuracy"], -i))
     result = TrainResult(
         config=config,
-        final_test_accuracy=final,
-        best_test_accuracy=epochs[best_epoch]["test_accuracy"],
-        best_epoch=best_epoch + 1,
+        best_val_accuracy=None if val_loader is None else epochs[best]["val_accuracy"],
+        test_accuracy_at_best=test_accuracy,
+        test_loss_at_best=test_loss,
+        best_epoch=best + 1,
+        selection="last" if val_loader is None else "val",
         epochs=epochs,
         timings={
             "setup_s": t_setup,
             "train_s": t_train,
             "eval_s": t_eval,
+            "test_s": t_test,
             "total_s": time.perf_counter() - t_start,
         },
         half_period_init=half_init,
@@ -511,7 +589,9 @@ def _train(
         world_size=ctx.world,
         rank=ctx.rank,
         warm_start=warm_start,
+        monitor=[] if monitor is None else monitor.history,
         model=model,
+        **switch,  # type: ignore[arg-type]  # only the float switch_* fields
     )
     if config.out is not None:
         out = Path(config.out)
@@ -592,10 +672,17 @@ def _fit(
     ctx: _Dist,
     model: nn.Module,
     train_set: TensorDataset,
-    test_set: TensorDataset,
+    val_loader: DataLoader[Any] | None,
     device: torch.device,
     data_seed: int,
-) -> tuple[list[dict[str, float]], float, float]:
+    monitor: QEMonitor | None,
+) -> tuple[list[dict[str, float]], int, float, float]:
+    """Train for ``config.epochs``; leave ``model`` holding the weights of the best epoch.
+
+    Returns the per-epoch rows, the 0-based best epoch (best validation accuracy, earliest on
+    ties; the last epoch without a validation set), and the training and evaluation seconds
+    (validation and monitor records; each row's ``monitor_s`` is the record's share).
+    """
     per_rank = config.batch_size // ctx.world
     gen = torch.Generator().manual_seed(data_seed)
     sampler: DistributedSampler[Any] | None = None
@@ -613,11 +700,6 @@ def _fit(
         drop_last=drop_last,
         num_workers=config.num_workers,
     )
-    test_loader = DataLoader(
-        Subset(test_set, range(ctx.rank, len(test_set), ctx.world)),
-        batch_size=512,
-        generator=torch.Generator().manual_seed(data_seed),  # unused for order; keeps the global RNG out
-    )
     net: nn.Module = model
     if ctx.world > 1:
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -631,8 +713,12 @@ def _fit(
     )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * steps)
     bar = _progress(config, ctx, config.epochs * steps)
+    lines = config.progress and ctx.rank == 0 and not sys.stderr.isatty()  # one line per epoch instead
     history: list[dict[str, float]] = []
+    best, best_state = config.epochs - 1, None
     t_train = t_eval = 0.0
+    if monitor is not None:
+        monitor.record(epoch=0, step=0)
     try:
         for epoch in range(config.epochs):
             if sampler is not None:
@@ -662,23 +748,71 @@ def _fit(
                 for buf in model.buffers():  # BatchNorm running statistics: take rank 0's
                     dist.broadcast(buf, src=0)
             t1 = time.perf_counter()
-            test = _evaluate(model, test_loader, device, ctx)
-            t2 = time.perf_counter()
-            t_train, t_eval = t_train + (t1 - t0), t_eval + (t2 - t1)
             row = {
                 "epoch": epoch + 1,
                 "lr": lr0,
                 "train_loss": float(sums[0] / sums[2]),
                 "train_accuracy": float(sums[1] / sums[2]),
-                "test_loss": test[0],
-                "test_accuracy": test[1],
-                "seconds": t2 - t0,
             }
+            if val_loader is not None:
+                row["val_loss"], row["val_accuracy"] = _evaluate(model, val_loader, device, ctx)
+                # every rank sees the same summed counts, so every rank keeps the same epoch
+                if best_state is None or row["val_accuracy"] > history[best]["val_accuracy"]:
+                    best = epoch
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if monitor is not None:
+                t_mon = time.perf_counter()
+                monitor.record(epoch=epoch + 1, step=(epoch + 1) * steps)
+                row["monitor_s"] = time.perf_counter() - t_mon
+            t2 = time.perf_counter()
+            t_train, t_eval = t_train + (t1 - t0), t_eval + (t2 - t1)
+            row["seconds"] = t2 - t0
             history.append(row)
-            bar.set_postfix(loss=f"{row['train_loss']:.3f}", test_acc=f"{row['test_accuracy']:.3f}")
+            val_text = "" if val_loader is None else f", val_acc {row['val_accuracy']:.4f}"
+            bar.set_postfix_str(f"loss {row['train_loss']:.3f}{val_text}")
+            if lines:
+                print(
+                    f"{config.label} epoch {epoch + 1}/{config.epochs}: loss {row['train_loss']:.4f}, "
+                    f"train_acc {row['train_accuracy']:.4f}{val_text}, {row['seconds']:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
     finally:
         bar.close()
-    return history, t_train, t_eval
+    if best_state is not None and best != config.epochs - 1:
+        model.load_state_dict(best_state)
+    return history, best, t_train, t_eval
+
+
+def _eval_loader(dataset: TensorDataset, ctx: _Dist, data_seed: int) -> DataLoader[Any]:
+    """Evaluation batches of this rank's shard (rank r takes samples r, r + world, …)."""
+    return DataLoader(
+        Subset(dataset, range(ctx.rank, len(dataset), ctx.world)),
+        batch_size=512,
+        generator=torch.Generator().manual_seed(data_seed),  # unused for order; keeps the global RNG out
+    )
+
+
+def _switch_accuracy(
+    model: nn.Module,
+    val_loader: DataLoader[Any] | None,
+    test_loader: DataLoader[Any],
+    device: torch.device,
+    ctx: _Dist,
+) -> dict[str, float]:
+    """Accuracy of warm-started stage-1 weights before any stage-2 step, binary and real forward."""
+    acc: dict[str, float] = {}
+    for stage, prefix in ((2, "switch"), (1, "switch_stage1")):
+        set_stage(model, stage)
+        if val_loader is not None:
+            acc[f"{prefix}_val_accuracy"] = _evaluate(model, val_loader, device, ctx)[1]
+        acc[f"{prefix}_test_accuracy"] = _evaluate(model, test_loader, device, ctx)[1]
+    set_stage(model, 2)
+    for split in ("val", "test"):
+        binary, real = acc.get(f"switch_{split}_accuracy"), acc.get(f"switch_stage1_{split}_accuracy")
+        if binary is not None and real is not None:
+            acc[f"switch_{split}_drop"] = real - binary
+    return acc
 
 
 @torch.no_grad()
@@ -716,8 +850,9 @@ def _checkpoint_meta(result: TrainResult) -> dict[str, Any]:
         "arch": cfg.arch,
         "dataset": cfg.dataset,
         "seed": int(cfg.seed),
-        "accuracy": float(result.final_test_accuracy),
-        "best_accuracy": float(result.best_test_accuracy),
+        "accuracy": float(result.test_accuracy_at_best),
+        "val_accuracy": result.best_val_accuracy,
+        "best_epoch": int(result.best_epoch),
         "epochs": int(cfg.epochs),
         "full_precision": bool(cfg.full_precision),
         "warm_start": result.warm_start,
