@@ -632,8 +632,9 @@ def train_default(*, seed: int = TRAIN_SEED, epochs: int | None = None) -> dict[
     (digits, ``resnet-small``, ω₀ = 20, its epochs and learning rates) and no full-precision
     baseline, into a temporary folder; the weights are read back from the two checkpoints
     with :func:`biper_theory.nn.checkpoint.load_latent_weights`, the route ``--checkpoint``
-    takes. The same seed gives bitwise the same weights on the same machine (one intra-op
-    thread, deterministic algorithms; see :mod:`biper_theory.nn.train`).
+    takes. Each checkpoint holds the weights of the epoch chosen on the validation split (the
+    training default). The same seed gives bitwise the same weights on the same machine (one
+    intra-op thread, deterministic algorithms; see :mod:`biper_theory.nn.train`).
 
     Parameters
     ----------
@@ -668,7 +669,11 @@ def train_default(*, seed: int = TRAIN_SEED, epochs: int | None = None) -> dict[
                 "seed": cfg.seed,
                 "epochs": cfg.epochs,
                 "lr": cfg.effective_lr,
-                "final_test_accuracy": _num(run.final_test_accuracy),
+                "val_fraction": cfg.val_fraction,
+                "best_epoch": run.best_epoch,
+                "selection": run.selection,
+                "best_val_accuracy": None if run.best_val_accuracy is None else _num(run.best_val_accuracy),
+                "test_accuracy_at_best": _num(run.test_accuracy_at_best),
                 "state_dict_sha256": run.state_dict_sha256,
             }
             out[label] = WeightSet(layers=dict(lw.layers), omega0=float(lw.omega0), info=info)
@@ -713,7 +718,7 @@ def read_checkpoints(paths: Sequence[str | Path], *, omega0: float | None = None
             "arch": lw.arch,
             "omega0_source": lw.omega0_source,
         }
-        for key in ("stage", "dataset", "seed", "epochs", "accuracy"):
+        for key in ("stage", "dataset", "seed", "epochs", "best_epoch", "accuracy", "state_dict_sha256"):
             value = lw.meta.get(key)
             if isinstance(value, str | int | float) and not isinstance(value, bool):
                 info[key] = _num(value) if isinstance(value, float) else value
