@@ -35,6 +35,7 @@ References
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -617,12 +618,18 @@ def skipped(reason: str) -> TrainedFindings:
 
 
 def torch_missing() -> str | None:
-    """Why torch cannot be used (one line), or None when it imports."""
+    """Why torch cannot be used (one line), or None when it is installed.
+
+    Looks torch up without importing it (:func:`importlib.util.find_spec`); an entry ``None``
+    in ``sys.modules`` (imports of torch blocked) counts as missing.
+    """
     try:
-        import torch  # noqa: F401
-    except ImportError as exc:
-        return f"torch is not installed ({exc}); install the nn extra: pip install 'biper-theory[nn]'"
-    return None
+        found = importlib.util.find_spec("torch") is not None
+    except ValueError:  # sys.modules["torch"] is None
+        found = False
+    if found:
+        return None
+    return "torch is not installed; install the nn extra: pip install 'biper-theory[nn]'"
 
 
 def train_default(*, seed: int = TRAIN_SEED, epochs: int | None = None) -> dict[str, WeightSet]:
