@@ -52,6 +52,7 @@ __all__ = [
     "qe_peak",
     "QE_LIMIT_LARGE_A",
     "GAMMA_LIMIT_LARGE_A",
+    "GAMMA_MAX",
 ]
 
 Array = npt.NDArray[np.float64]
@@ -531,7 +532,8 @@ def quantization_error(
     b, omega0, a
         As in :func:`pdf`.
     gamma : array_like, optional
-        The scale :math:`\gamma` (finite real). ``None`` (default) means the optimal
+        The scale :math:`\gamma`, finite with :math:`|\gamma| \le` :data:`GAMMA_MAX` (1e150).
+        ``None`` (default) means the optimal
         :math:`\gamma^* = E|\hat w|`, giving :math:`QE^* = E\hat w^2 - \gamma^{*2}`.
 
     Notes
@@ -549,10 +551,27 @@ def quantization_error(
     aa = dimensionless_scale(b, omega0, a, check=gamma is not None)
     if gamma is None:
         return _out(_qe_star_core(aa))
-    g = as_real("gamma", gamma)
+    g = _as_gamma(gamma)
     aa, g = broadcast(a=aa, gamma=g)
     d = g - _optimal_gamma_core(aa)
     return _out(_qe_star_core(aa) + d * d)
+
+
+#: Largest :math:`|\gamma|` accepted: :math:`QE(\gamma) = QE^* + (\gamma-\gamma^*)^2` stays
+#: finite in float64 up to :math:`|\gamma| \approx 1.3\times10^{154}`; beyond that it is inf.
+GAMMA_MAX = 1e150
+
+
+def _as_gamma(gamma: ArrayLike) -> Array:
+    """``gamma`` as float64, finite with ``|gamma| <= GAMMA_MAX`` (so that QE(γ) is finite)."""
+    g = as_real("gamma", gamma)
+    if g.size and float(np.max(np.abs(g))) > GAMMA_MAX:
+        bad = float(g.reshape(-1)[np.argmax(np.abs(g))])
+        raise ValueError(
+            f"gamma must be in [-{GAMMA_MAX:g}, {GAMMA_MAX:g}] (QE = QE* + (gamma - gamma*)^2 "
+            f"would overflow float64); got {bad!r}"
+        )
+    return g
 
 
 def normalized_quantization_error(
@@ -585,7 +604,7 @@ def normalized_quantization_error(
     aa = dimensionless_scale(b, omega0, a)
     gg = None
     if gamma is not None:
-        gg = as_real("gamma", gamma)
+        gg = _as_gamma(gamma)
         aa, gg = broadcast(a=aa, gamma=gg)
     big, s = np.maximum(aa, 1.0), np.minimum(aa, 1.0)  # each form sees only its own range
     direct = quantization_error(a=big, gamma=gg) / _second_moment_core(big)
@@ -645,11 +664,16 @@ def sign_flip_probability(
     Not in the paper. The share of latent weights that BiPer binarizes differently from
     plain sign: :math:`X > 0` falls in a negative half-period :math:`((2k+1)\pi, (2k+2)\pi)`
     with probability :math:`\sum_k e^{-(2k+1)\pi/a}(1-e^{-\pi/a}) = 1/(1+e^{\pi/a})`.
-    Evaluated as ``expit(-pi/a)``: relative accuracy of a few ulp for every positive ``a``
-    (it underflows to 0 below :math:`a \approx 4.2\times10^{-3}`).
+    Evaluated as ``expit(-pi/a)``. Its relative error is set by the rounding of
+    :math:`\pi/a` (condition number :math:`\pi/a`): at most :math:`(1 + \pi/a)\,u`,
+    :math:`u = 2^{-53}`. Measured against mpmath at 50 digits on 3000 points of
+    :math:`a \in [4.5\times10^{-3}, 10^{6}]`: at most 562 ulp (:math:`7\times10^{-14}`
+    relative) near :math:`a = 5.5\times10^{-3}`, 198 ulp at :math:`a = 8\times10^{-3}`,
+    4 ulp for :math:`a \ge 0.1`. It is 0 for :math:`a \le \pi/\ln(\mathrm{DBL\_MAX})
+    = 4.4261\times10^{-3}`, where the true value is below the smallest normal float64.
     """
     aa = dimensionless_scale(b, omega0, a)
-    with np.errstate(under="ignore"):
+    with np.errstate(under="ignore", over="ignore"):  # π/a = inf for subnormal a: expit(-inf) = 0
         return _out(special.expit(-np.pi / aa))
 
 

@@ -130,7 +130,10 @@ STYLE: dict[str, Any] = {
     "savefig.dpi": 200,
     "text.usetex": False,
     "mathtext.fontset": "dejavusans",
-    "pdf.fonttype": 42,
+    # Type 3 glyphs are drawn by matplotlib itself from its bundled DejaVu fonts; Type 42 would
+    # embed a subset cut by fontTools, whose bytes change with the fontTools release, so that
+    # the committed PDFs would differ on a machine that resolved another fontTools.
+    "pdf.fonttype": 3,
     "svg.hashsalt": "biper-theory",
 }
 

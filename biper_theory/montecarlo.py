@@ -62,7 +62,7 @@ from scipy import stats
 
 from ._validation import as_real, dimensionless_scale
 
-__all__ = ["Estimate", "MonteCarloResult", "estimate", "sample", "ks_test"]
+__all__ = ["ESTIMATE_A_MIN", "Estimate", "MonteCarloResult", "estimate", "sample", "ks_test"]
 
 Array = npt.NDArray[np.float64]
 ArrayLike = npt.ArrayLike
@@ -143,6 +143,12 @@ _ESTIMATE_FIELDS = (
 # ----------------------------------------------------------------------------------------
 # Argument checks
 # ----------------------------------------------------------------------------------------
+
+
+#: Smallest a = b·ω₀ :func:`estimate` accepts: the sample covariances behind its standard
+#: errors scale as a⁴ (ŵ ≈ ω₀w), which underflows float64 below a ≈ 1e-77; 1e-60 keeps them
+#: normal numbers (checked against the series QE* = a² - ... in the tests).
+ESTIMATE_A_MIN = 1e-60
 
 
 def _scalar_a(b: ArrayLike | None, omega0: ArrayLike | None, a: ArrayLike | None) -> float:
@@ -305,6 +311,11 @@ def estimate(
     the generator in the same state, and changes results only in the last bits.
     """
     a_val = _scalar_a(b, omega0, a)
+    if a_val < ESTIMATE_A_MIN:
+        raise ValueError(
+            f"a = b*omega0 must be >= {ESTIMATE_A_MIN:g} for estimate (the fourth moments behind "
+            f"the standard errors, ~a**4, would underflow float64); got {a_val!r}"
+        )
     n = _count("n", n, 2)
     chunk_size = _count("chunk_size", chunk_size, 1)
     g_val = None
@@ -368,7 +379,7 @@ def estimate(
         qe = Estimate(qe_val, _se(s_uu - 4.0 * mv * s_uv + 4.0 * mv * mv * s_vv, n))
         # R = QE*/E u ≈ 1 - v̄²/ū; gradient (v̄²/ū², -2v̄/ū) in (ū, v̄).
         ratio = qe_val / mu
-        g_u, g_v = mv * mv / (mu * mu), -2.0 * mv / mu
+        g_u, g_v = (mv / mu) ** 2, -2.0 * mv / mu  # (v̄/ū)², not v̄²/ū², which underflows at small a
         var_r = g_u * g_u * s_uu + 2.0 * g_u * g_v * s_uv + g_v * g_v * s_vv
     else:
         mq = float(mean[3])

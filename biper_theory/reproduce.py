@@ -54,7 +54,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import trained as trained_route
-from ._io import atomic_write
+from ._io import atomic_write, finite_or_none
 
 __all__ = [
     "Check",
@@ -804,5 +804,7 @@ def run(
     target = out / "reproduce.json"
     report.files.append(target)
     # UTF-8 text (ŵ, γ, ...) rather than \u escapes; sorted as built, no timings: deterministic
-    atomic_write(target, json.dumps(report.to_json(base=out), indent=2, ensure_ascii=False) + "\n")
+    # strict JSON: a non-finite "worst" (a failed check; its verdict says FAIL) becomes null
+    payload = finite_or_none(report.to_json(base=out))
+    atomic_write(target, json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     return report

@@ -414,6 +414,16 @@ def recommend(
             label, cond_txt = "nqe", f"normalized QE <= {_fmt(nqe)}"
         else:
             db = float(full["sqnr_db"])
+            # the reachable range in dB, so that the refusal speaks the unit the user gave
+            # (reachable in every layer: the intersection of the layers' ranges)
+            ends = [
+                [-10.0 * math.log10(float(_nqe(one_law, np.asarray(x)))) for x in (_X_LO, _X_HI)]
+                for one_law in layer_laws.values()
+            ]
+            lo_db, hi_db = max(e[0] for e in ends), min(e[1] for e in ends)
+            if not (math.isfinite(db) and lo_db < db < hi_db):
+                rng_db = f"({lo_db:.6g}, {hi_db:.6g}) dB"
+                raise ValueError(f"sqnr_db must be in {rng_db} under the {law} law; got {db!r}")
             nqe = 10.0 ** (-db / 10.0)
             label, cond_txt = "sqnr_db", f"SQNR >= {_fmt(db)} dB"
         per, _ = _target_nqe(layer_laws, nqe, label)

@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special, stats
 
-from ._validation import as_positive, dimensionless_scale
+from ._validation import as_positive, check_numeric_kind, check_phase_range, dimensionless_scale
 from .laws import get as _law_class
 from .laws._base import Quantities
 from .laws._base import from_moments as _from_moments
@@ -108,12 +108,14 @@ _HALF_PI = 0.5 * np.pi
 
 def _as_real_array(name: str, w: ArrayLike) -> np.ndarray:
     """The weights as a real floating array: float16/32/64 kept as stored (in native byte order,
-    which the pass's bit-pattern comparisons need), integers → float64."""
+    which the pass's bit-pattern comparisons need), integers → float64; booleans, dates and
+    masked arrays are refused (:func:`~biper_theory._validation.check_numeric_kind`)."""
+    check_numeric_kind(f"weights of layer {name!r}", w, "real numbers")
     try:
         x = np.asarray(w)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"weights of layer {name!r} must be a real array; got {type(w).__name__}") from exc
-    if x.dtype.kind in "iub":
+    if x.dtype.kind in "iu":
         x = x.astype(np.float64)
     elif x.dtype.kind != "f":
         raise ValueError(f"weights of layer {name!r} must be real numbers; got dtype {x.dtype}")
@@ -1390,7 +1392,9 @@ def _analyze_all(
     if listed:
         raise ValueError(f"non-finite weights (never dropped silently): {'; '.join(listed)}")
     if bad:  # finite weights whose float64 sums overflow
-        raise ValueError(f"weights too large to sum in float64 (|w| ~ 1e154 or more) in: {', '.join(bad)}")
+        f32 = not opt.exact and any(arrays[k].dtype.itemsize <= 4 for k in bad)
+        where = "float32 (|w| ~ 1e17 or more; exact=True sums in float64)" if f32 else "float64 (|w| ~ 1e154)"
+        raise ValueError(f"weights too large: their squares overflow the sums in {where}: {', '.join(bad)}")
     if per_channel:
         parts = {
             k: _measure_channels(x, sums[k], om, opt, g)
@@ -1462,6 +1466,7 @@ def analyze_layers(
     if per_channel:
         for x in arrays.values():
             _rows(x, True)  # shape check before any pass
+    check_phase_range(om, arrays)
     gens = np.random.default_rng(rng).spawn(len(arrays))
     opt = _Options(fix_loc, per_channel, n_boot, boot_size, ks_size, confidence, exact, centred_scale)
     return _analyze_all(arrays, gens, om, opt)

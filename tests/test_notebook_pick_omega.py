@@ -19,9 +19,14 @@ def test_stored_without_outputs() -> None:
         assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
 
 
-def test_executes_without_error(tmp_path: Path) -> None:
+def test_executes_without_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("torch", reason="the notebook trains a model (nn extra)")
     from nbclient import NotebookClient
+
+    # the kernel's temporary files go to a folder of our own, which must be empty at the end
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(
@@ -37,3 +42,6 @@ def test_executes_without_error(tmp_path: Path) -> None:
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "target-nqe" in text and "avoid-peak" in text and "min-qe-flip" in text
     assert len([o for o in outputs if "image/png" in o.get("data", {})]) >= 2
+    # torch keeps its per-user compile cache there (torchinductor_<user>, shared by every run)
+    left = sorted(p.name for p in tmp.iterdir() if not p.name.startswith("torchinductor_"))
+    assert left == [], f"the notebook left files in the temp folder: {left}"

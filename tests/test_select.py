@@ -29,7 +29,7 @@ def test_unknown_criterion_lists_allowed_names() -> None:
     [
         pytest.param("target-nqe", {}, "needs the target nqe", id="missing-target"),
         pytest.param("target-nqe", {"nqe": 0.6}, r"normalized QE in \(0.189", id="nqe-unreachable"),
-        pytest.param("target-sqnr", {"sqnr_db": 9.0}, "sqnr_db must correspond", id="sqnr-unreachable"),
+        pytest.param("target-sqnr", {"sqnr_db": 9.0}, r"sqnr_db must be in \(3.01", id="sqnr-unreachable"),
         pytest.param("avoid-peak", {"ratio": 0.5}, "ratio must be", id="ratio<1"),
         pytest.param("avoid-peak", {"side": "left"}, "side must be", id="bad-side"),
         pytest.param("min-qe-flip", {"max_flip": 0.7}, "max_flip must be", id="flip>1/2"),

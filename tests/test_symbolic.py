@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import types
+from collections.abc import Callable
 
 import mpmath
 import numpy as np
@@ -350,13 +352,51 @@ def test_check_against_closed_form_all_pass() -> None:
         "sign_flip_probability", "l1_error", "peak_a_star", "peak_qe_star", "gamma_large", "qe_star_large",
     ]  # fmt: skip
     assert [f.name for f in dataclasses.fields(S.Check)] == [
-        "name", "reference", "max_rel_error", "symbolic_equal", "passed", "n_points",
+        "name", "reference", "max_rel_error", "symbolic_equal", "passed", "n_points", "status",
     ]  # fmt: skip
     for c in checks:
         assert c.passed, c
         assert 0 <= c.max_rel_error <= 1e-12, c
         expected_symbolic = None if c.name.startswith("peak") else True
         assert c.symbolic_equal is expected_symbolic, c
+        assert c.status == ("numeric only" if c.name.startswith("peak") else "proved"), c
+
+
+@pytest.mark.parametrize(
+    ("key", "wrong"),
+    [
+        pytest.param("pdf", lambda f: f * sp.Rational(1000001, 1000000), id="pdf-off-by-1e-6"),
+        pytest.param("second_moment", lambda f: f + a**3, id="second-moment-plus-a3"),
+        pytest.param("optimal_gamma", lambda f: f * (1 + sp.exp(-1 / a)), id="gamma-times-1-plus-e-1/a"),
+    ],
+)
+def test_a_wrong_formula_fails_on_symbolic_grounds(key: str, wrong: Callable[[sp.Expr], sp.Expr]) -> None:
+    # the numeric comparison is against closed_form (right), so only the proof can catch it
+    ref = S.reference_forms()
+    checks = {c.name: c for c in S.check_against_closed_form(4, reference={key: wrong(ref[key])})}
+    bad = [c for c in checks.values() if c.reference.startswith(key) or c.name == key]
+    assert bad, checks
+    for c in bad:
+        assert c.status == "disproved", c
+        assert c.symbolic_equal is False and not c.passed, c
+
+
+def test_an_undecided_proof_fails_unless_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(S, "_is_zero", lambda expr: None)  # SymPy "cannot decide" anything
+    strict = S.check_against_closed_form(2)
+    lenient = S.check_against_closed_form(2, require_proof=False)
+    undecided = [c for c in strict if c.status == "unknown"]
+    assert undecided and not any(c.passed for c in undecided)
+    assert all(c.passed for c in lenient)
+
+
+def test_numeric_check_covers_a_from_1e_3_to_1e3() -> None:
+    # a wrong closed form that differs only for a > 100 must be caught by the sample points
+    fake = {n: getattr(cf, n) for n in dir(cf) if not n.startswith("__")}
+    fake["second_moment"] = lambda *, a: cf.second_moment(a=a) * np.where(a > 100, 1 + 1e-9, 1.0)
+    checks = S.check_against_closed_form(48, closed_form=types.SimpleNamespace(**fake))
+    sm = next(c for c in checks if c.name == "second_moment")
+    assert not sm.passed and sm.max_rel_error > 5e-10, sm
 
 
 def test_check_against_closed_form_detects_a_wrong_tolerance() -> None:
@@ -380,8 +420,8 @@ def test_check_against_closed_form_rejects(kwargs: dict[str, float]) -> None:
 
 
 def test_symbolic_equality_is_not_vacuous() -> None:
-    # _symbolically_equal must not prove a false identity
-    assert S._symbolically_equal(S.second_moment(), 2 * a**2 / (1 + 3 * a**2)) is None
+    # _symbolically_equal must not prove a false identity: it disproves it at a witness point
+    assert S._symbolically_equal(S.second_moment(), 2 * a**2 / (1 + 3 * a**2)) is False
 
 
 @pytest.mark.parametrize("order", [pytest.param(1, id="too-low"), pytest.param(2.5, id="not-int")])

@@ -353,8 +353,8 @@ def test_analyze_layers_checks_all_layers_first(rng: np.random.Generator) -> Non
         wt.analyze_layers(bad, omega0=20.0)
     with pytest.raises(ValueError, match="empty"):
         wt.analyze_layers({"e": np.zeros(0)}, omega0=20.0)
-    with pytest.raises(ValueError, match="too large"):
-        wt.analyze_layers({"big": np.full(3, 1e308)}, omega0=20.0)
+    with pytest.raises(ValueError, match="too large"):  # ω₀ small enough for the phase range
+        wt.analyze_layers({"big": np.full(3, 1e308)}, omega0=1e-310)
     with pytest.raises(ValueError, match="layer 'zero': the laplace scale is 0"):
         wt.analyze_layers({**layers, "zero": np.zeros(7, dtype=np.float32)}, omega0=20.0)
 
@@ -505,8 +505,25 @@ def test_per_channel_longer_than_a_row(rng: np.random.Generator) -> None:
 
 
 def test_sums_that_overflow_are_an_error() -> None:
-    with pytest.raises(ValueError, match="too large to sum"):
-        wt.analyze_layers({"big": np.full(4, 1e200)}, omega0=20.0)
+    with pytest.raises(ValueError, match=r"too large: their squares overflow the sums in float64"):
+        wt.analyze_layers({"big": np.full(4, 1e200)}, omega0=1e-250)
+    with pytest.raises(ValueError, match=r"overflow the sums in float32 \(\|w\| ~ 1e17"):
+        wt.analyze_layers({"big": np.full(4, 1e19, dtype=np.float32)}, omega0=1e-20)
+    wt.analyze_layers({"big": np.full(4, 1e19, dtype=np.float32)}, omega0=1e-20, exact=True)
+
+
+@pytest.mark.parametrize(
+    ("weights", "omega0", "fragment"),
+    [
+        pytest.param(np.full(4, 0.1), 1e300, r"omega0 \* max\|w\| must be <= 10000", id="huge-omega0"),
+        pytest.param(np.ones(4, dtype=bool), 20.0, "got a boolean", id="bool"),
+        pytest.param(np.ma.masked_array([0.1, 0.2], [0, 1]), 20.0, "masked array", id="masked"),
+        pytest.param(np.array(["2020-01-01"], dtype="datetime64[D]"), 20.0, "date or time", id="datetime"),
+    ],
+)
+def test_analyze_layers_refuses_outside_its_domain(weights: np.ndarray, omega0: float, fragment: str) -> None:
+    with pytest.raises(ValueError, match=fragment):
+        wt.analyze_layers({"x": weights}, omega0=omega0)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -76,6 +76,19 @@ def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    """The message of a user error on one line: whole words, no errno prefix, no traceback."""
+    if isinstance(exc, OSError) and exc.strerror:  # "[Errno 2] ..." reads as noise to a user
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        text = f"{where}{exc.strerror}"
+    elif isinstance(exc, MemoryError):
+        text = f"not enough memory ({exc})" if str(exc) else "not enough memory"
+    else:
+        text = str(exc)
+    text = " ".join(text.split())  # a multi-line message joined, never cut
+    return text or type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``biper-theory`` console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -93,9 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except (UsageError, ValueError, OSError) as exc:  # OSError: missing file, not a dir, ...
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"biper-theory: error: {msg}", file=sys.stderr)
+    except (UsageError, ValueError, OSError, OverflowError, MemoryError) as exc:
+        print(f"biper-theory: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("biper-theory: interrupted", file=sys.stderr)

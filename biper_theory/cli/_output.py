@@ -9,7 +9,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["FORMATS", "format_number", "json_default", "render"]
+__all__ = ["FORMATS", "dumps", "format_number", "json_default", "render", "require_finite"]
 
 FORMATS = ("text", "markdown", "csv", "json")
 
@@ -32,7 +32,7 @@ def render(rows: Sequence[Mapping[str, Any]], fmt: str, *, meta: Mapping[str, An
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}")
     if fmt == "json":
         payload: Any = {**meta, "rows": list(rows)} if meta else list(rows)
-        return json.dumps(payload, indent=2, default=json_default)
+        return dumps(payload, indent=2)
     cols = list(rows[0].keys()) if rows else []
     if fmt == "csv":
         buf = io.StringIO()
@@ -51,6 +51,40 @@ def render(rows: Sequence[Mapping[str, Any]], fmt: str, *, meta: Mapping[str, An
     out.append("  ".join("-" * w for w in widths))
     out += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join(line.rstrip() for line in out)
+
+
+def require_finite(obj: Any, where: str = "output") -> None:
+    """Raise :class:`~biper_theory.cli.UsageError` naming the first NaN or ±inf in ``obj``.
+
+    ``obj`` is a number, a numpy array or scalar, or nested dicts/lists of those. No command
+    prints NaN or inf with exit status 0, and JSON has no spelling for them.
+    """
+    from . import UsageError
+
+    def walk(x: Any, path: str) -> None:
+        if isinstance(x, Mapping):
+            for k, v in x.items():
+                walk(v, f"{path}.{k}" if path else str(k))
+        elif isinstance(x, list | tuple):
+            for i, v in enumerate(x):
+                walk(v, f"{path}[{i}]")
+        elif isinstance(x, float) or (hasattr(x, "dtype") and getattr(x.dtype, "kind", "") == "f"):
+            if hasattr(x, "size") and x.size != 1:
+                for i, v in enumerate(x.reshape(-1).tolist()):
+                    walk(v, f"{path}[{i}]")
+                return
+            v = float(x)
+            if not math.isfinite(v):
+                what = "not a number" if math.isnan(v) else "infinite"
+                raise UsageError(f"{where}: {path} is {what}; refusing to report it")
+
+    walk(obj, "")
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    """Strict JSON: :func:`require_finite` first, then ``json.dumps(allow_nan=False)``."""
+    require_finite(obj)
+    return json.dumps(obj, default=json_default, allow_nan=False, **kwargs)
 
 
 def _csv_cell(x: Any) -> str:

@@ -7,6 +7,7 @@ import sys
 import time
 
 from ._output import render
+from .reproduce import REPLACEABLE
 
 HELP = "write Figs. 1–7 as PDF and PNG, with their CSV numbers"
 
@@ -28,6 +29,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="write only these figures (e.g. fig3_qe_vs_omega0)",
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into a folder that holds other files too (by default only a folder of figures "
+        "and reproduce.json is rewritten)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,9 +52,14 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(args.only or ()) - set(figures.FIGURES))
     if unknown:
         raise ValueError(f"--only: unknown figure {unknown[0]!r}; choose from {', '.join(figures.FIGURES)}")
-    files = figures.write_all(
-        args.out, mc_seed=seed, mc_samples=n, names=args.only, progress=None if args.quiet else progress
-    )
+    if n < 2:
+        raise ValueError(f"--mc-samples must be an integer >= 2; got {n}")
+    from biper_theory._io import prepare_output_dir
+
+    with prepare_output_dir(args.out, overwrite=args.overwrite, replaceable=REPLACEABLE):
+        files = figures.write_all(
+            args.out, mc_seed=seed, mc_samples=n, names=args.only, progress=None if args.quiet else progress
+        )
     rows = [{"file": str(f)} for f in files]
     if args.format == "json":
         print(render(rows, "json", meta={"out": str(args.out), "seed": seed, "mc_samples": n}))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ PRIMARY_TARGET = {
     "avoid-peak": "ratio",
     "min-qe-flip": "max_flip",
 }
-FORMATS = ("table", "json", "csv", "markdown")
+FORMATS = ("text", "json", "csv", "markdown")
 PLOT_FORMATS = ("png", "pdf", "svg")
 
 
@@ -60,10 +59,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--law", choices=("laplace", "gaussian"), default="laplace", help="law the criterion uses")
     p.add_argument("--free-loc", action="store_true", help="fit with a free location (default: fixed at 0)")
-    p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument(
-        "--output", "-o", metavar="FILE", help="write the report to FILE (atomically) instead of stdout"
+        "--format",
+        type=lambda s: "text" if s == "table" else s,  # "table": the old name of "text"
+        choices=FORMATS,
+        default="text",
+        help="text (default), json, csv (one row per layer, with the recommendation) or markdown",
     )
+    p.add_argument("--out", metavar="FILE", help="write the report to FILE (atomically) instead of stdout")
+    p.add_argument("--output", "-o", dest="out", help=argparse.SUPPRESS)  # old spellings of --out
     p.add_argument("--plot", metavar="FILE", help="figure per layer (.png, .pdf or .svg), written atomically")
     p.add_argument("--per-channel", action="store_true", help="one row (fit, QE, omega0) per output channel")
     p.add_argument(
@@ -114,34 +118,13 @@ def _parse_targets(criterion: str, items: list[str]) -> dict[str, Any]:
     return out
 
 
-def _load_numpy(path: Path) -> dict[str, Any]:
-    import numpy as np
-
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
-    try:
-        if path.suffix.lower() == ".npy":
-            return {path.stem: np.load(path, allow_pickle=False)}
-        with np.load(path, allow_pickle=False) as z:
-            if not z.files:
-                raise ValueError(f"{path}: the .npz holds no arrays")
-            return {k: z[k] for k in z.files}
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(
-            f"{path} is not a readable {path.suffix} file ({type(exc).__name__}: {exc})"
-        ) from None
-    except ValueError as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "pickle" in msg:
-            msg = "it holds Python objects, which are never unpickled (allow_pickle=False)"
-        raise ValueError(f"{path}: {msg}") from None
-
-
 def _load(args: argparse.Namespace) -> tuple[dict[str, Any], float, str, str]:
     """(layers, omega0, omega0 source, kind) from PATH."""
     path = Path(args.path)
     if path.suffix.lower() in (".npy", ".npz"):
-        layers = _load_numpy(path)
+        from biper_theory._io import read_weight_arrays
+
+        layers = read_weight_arrays(path)
         if args.omega0 is None:
             raise UsageError(
                 f"--omega0 is required for {path.suffix} input (the file does not record omega0)"
@@ -149,7 +132,17 @@ def _load(args: argparse.Namespace) -> tuple[dict[str, Any], float, str, str]:
         return layers, float(args.omega0), "--omega0", path.suffix.lower().lstrip(".")
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
-    from biper_theory.nn.checkpoint import load_latent_weights
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder, not a checkpoint file")
+    if not path.is_file():
+        raise UsageError(f"{path} is not a regular file (a checkpoint, .npy or .npz is expected)")
+    try:
+        from biper_theory.nn.checkpoint import load_latent_weights
+    except ModuleNotFoundError as exc:
+        raise UsageError(
+            f"reading {path.suffix or 'this'} files needs torch ({exc}): pip install 'biper-theory[nn]'; "
+            ".npy/.npz files need no torch"
+        ) from exc
 
     # the weights as stored, mapped from the file (views, no copy: the analysis reads each
     # weight straight from the page cache, in its stored precision)
@@ -182,9 +175,25 @@ def run(args: argparse.Namespace) -> int:
         ext = Path(args.plot).suffix.lower().lstrip(".")
         if ext not in PLOT_FORMATS:
             raise UsageError(f"--plot FILE must end in one of .{', .'.join(PLOT_FORMATS)}; got {args.plot!r}")
+    # the outputs too, before any reading: a mistyped path fails at once, not after the analysis
+    from biper_theory._io import check_output_file
+
+    for option, value in (("--out", args.out), ("--plot", args.plot)):
+        if value is not None:
+            check_output_file(value, what=option)
+    same = args.out is not None and args.plot is not None
+    if same and Path(args.out).resolve() == Path(args.plot).resolve():
+        raise UsageError("--out and --plot name the same file")
 
     # ---- read, check, analyse --------------------------------------------------------------
     raw, omega0, source, kind = _load(args)
+    for name, w in raw.items():  # a fit, a spread and an interval need two weights at least
+        size = int(getattr(w, "size", 0))
+        per = size // max(int(w.shape[0]), 1) if args.per_channel and getattr(w, "ndim", 0) >= 2 else size
+        if size and per < 2:
+            unit = "each output channel" if args.per_channel else "it"
+            plural = "" if per == 1 else "s"
+            raise UsageError(f"layer {name!r} has {per} weight{plural} in {unit}; need at least 2")
     analyses = weights.analyze_layers(
         raw,
         omega0=omega0,
@@ -234,10 +243,10 @@ def run(args: argparse.Namespace) -> int:
     # ---- write: the figure first (it can fail on a bad path), then the report ------------
     if args.plot is not None:
         _plot(raw, analyses, rec, omega0, Path(args.plot))
-    if args.output is not None:
+    if args.out is not None:
         from biper_theory._io import atomic_write
 
-        atomic_write(args.output, text + "\n")
+        atomic_write(args.out, text + "\n")
     else:
         print(text)
     return 0
@@ -301,14 +310,17 @@ def _detail_row(unit: str, an: Any, i: int, rec: Any) -> dict[str, Any]:
 
 
 def _render(units: dict[str, tuple[Any, int]], rec: Any, meta: dict[str, Any], fmt: str) -> str:
-    from ._output import render
+    from ._output import render, require_finite
 
     details = [_detail_row(u, an, i, rec) for u, (an, i) in units.items()]
+    for d in details:  # e.g. weights all of one magnitude: measured QE 0, SQNR +inf
+        require_finite(d, f"layer {d['layer']!r}")
+    require_finite(meta, "recommendation")
     if fmt == "json":
         # the header indented, one row per line: json's C encoder (no indent) writes the rows,
         # ~10x faster than its indenting pure-Python one on a model's ~100 numbers per layer
-        rows = ",\n".join("    " + json.dumps(d, default=json_default) for d in details)
-        head = json.dumps({**meta, "rows": None}, indent=2, default=json_default)
+        rows = ",\n".join("    " + json.dumps(d, default=json_default, allow_nan=False) for d in details)
+        head = json.dumps({**meta, "rows": None}, indent=2, default=json_default, allow_nan=False)
         return head[: -len("null\n}")] + "[\n" + rows + "\n  ]\n}"
     flat = []
     for d in details:
@@ -329,8 +341,13 @@ def _render(units: dict[str, tuple[Any, int]], rec: Any, meta: dict[str, Any], f
                 "omega0_rec": d["recommended_omega0"],
             }
         )
-    if fmt == "csv":
-        return render(flat, "csv")
+    if fmt == "csv":  # the global recommendation and its criterion on every row
+        rec_cols = {
+            "recommended_omega0": rec.omega0,
+            "criterion": rec.criterion,
+            "binding_layer": rec.binding_layer,
+        }
+        return render([{**r, **rec_cols} for r in flat], "csv")
     shown = [
         {
             "layer": r["layer"],

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 
+from . import UsageError
 from ._output import FORMATS, render
 
 HELP = "closed forms at (b, ω₀): E ŵ², γ*, QE, SQNR, L1 QE, sign flips"
@@ -37,6 +39,13 @@ def run(args: argparse.Namespace) -> int:
                     "l1_qe": float(cf.l1_quantization_error(**kw)),
                     "sign_flip_probability": float(cf.sign_flip_probability(**kw)),
                 }
+            )
+    for r in rows:  # e.g. QE(γ)/E ŵ² overflows when |γ - γ*|/a > 1e154
+        bad = [k for k, v in r.items() if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            raise UsageError(
+                f"{bad[0]} overflows float64 at b = {r['b']:g}, omega0 = {r['omega0']:g}, "
+                f"gamma = {r['gamma']:g}: choose a gamma nearer gamma* = {r['optimal_gamma']:.6g}"
             )
     a_star, qe_star = cf.qe_peak()
     if args.format == "text":

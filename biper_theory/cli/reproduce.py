@@ -11,7 +11,10 @@ from typing import Any
 from . import UsageError
 from ._output import format_number, render
 
-HELP = "the main job: derive, verify by 5 routes, errata, all figures"
+HELP = "the main job: derive, verify by 4 routes, errata, all figures"
+
+#: entries of an output folder a rerun may replace without --overwrite: its own files
+REPLACEABLE = ("fig[0-9]*_*.pdf", "fig[0-9]*_*.png", "fig[0-9]*_*.csv", "reproduce.json")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,10 +52,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="omega0 of --checkpoint files that record none (official files without config.txt)",
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into a folder that holds other files too (by default only a folder holding "
+        "nothing but this command's own files, e.g. the committed figures/, is rewritten)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from biper_theory import reproduce
+    from biper_theory._io import finite_or_none
 
     seed = reproduce.DEFAULT_SEED if args.seed is None else args.seed
     n = reproduce.DEFAULT_MC_SAMPLES if args.mc_samples is None else args.mc_samples
@@ -65,22 +75,25 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--no-train and --checkpoint exclude each other")
     if args.omega0 is not None and not args.checkpoint:
         raise UsageError("--omega0 applies to --checkpoint files only")
-    report = reproduce.run(
-        args.out,
-        progress=None if args.quiet else progress,
-        mc_samples=n,
-        seed=seed,
-        figures=not args.no_figures,
-        trained=not args.no_train,
-        checkpoints=args.checkpoint or (),
-        checkpoint_omega0=args.omega0,
-    )
+    from biper_theory._io import prepare_output_dir
+
+    with prepare_output_dir(args.out, overwrite=args.overwrite, replaceable=REPLACEABLE):
+        report = reproduce.run(
+            args.out,
+            progress=None if args.quiet else progress,
+            mc_samples=n,
+            seed=seed,
+            figures=not args.no_figures,
+            trained=not args.no_train,
+            checkpoints=args.checkpoint or (),
+            checkpoint_omega0=args.omega0,
+        )
     wall = time.perf_counter() - t0
     if args.format == "json":
         payload = report.to_json()
         payload["timings_s"] = {k: round(v, 3) for k, v in report.timings.items()}
         payload["wall_time_s"] = round(wall, 3)
-        print(json.dumps(payload, indent=2))
+        print(json.dumps(finite_or_none(payload), indent=2, allow_nan=False))
     else:
         rows = [
             {

@@ -7,14 +7,15 @@ Parsing and printing only; the loop is :mod:`biper_theory.nn.train`. Runs unchan
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
+import os
 import re
 import warnings
 from pathlib import Path
 from typing import Any
 
 from . import UsageError
-from ._output import render
+from ._output import dumps, render
 
 HELP = "train BiPer (stages 1 and 2, FP baseline) and report accuracy"
 
@@ -75,7 +76,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="train on a stratified subset of N training-file images (validation included)",
     )
-    p.add_argument("--out", default=_DEFAULT_OUT, help=f"output folder (default {_DEFAULT_OUT})")
+    p.add_argument(
+        "--out",
+        default=_DEFAULT_OUT,
+        help=f"output folder (default {_DEFAULT_OUT}); checked before training, and it must be new or "
+        "empty unless --overwrite",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="train into a folder that already holds files (files of the same names are replaced)",
+    )
     p.add_argument("--data-dir", default=None, help="folder with the mnist IDX files or the cifar10 batches")
     p.add_argument("--full-precision", action="store_true", help="train only the full-precision baseline")
     p.add_argument(
@@ -159,6 +170,17 @@ def _row(r: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # the output folder first, before torch is even imported (seconds): a mistyped --out fails
+    # at once; it stays locked while training, and only rank 0 writes under DDP
+    from biper_theory._io import prepare_output_dir
+
+    writer = os.environ.get("RANK", "0") == "0"
+    guard = prepare_output_dir(args.out, overwrite=args.overwrite) if writer else contextlib.nullcontext()
+    with guard:
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         from biper_theory.nn.train import SCRATCH_STAGE2_WARNING, TrainConfig, train, train_two_stage
     except ModuleNotFoundError as exc:
@@ -180,13 +202,19 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.plot is not None and Path(args.plot).suffix.lower().lstrip(".") not in _PLOT_FORMATS:
         raise UsageError(f"--plot FILE must end in one of .{', .'.join(_PLOT_FORMATS)}; got {args.plot!r}")
+    stage = 1 if args.stage == "both" else int(args.stage)
     try:
         if two:
-            result: Any = train_two_stage(TrainConfig(**kw), baseline=not args.no_baseline)
+            cfg = TrainConfig(**kw)
+        else:
+            cfg = TrainConfig(**kw, stage=stage, init_from=args.init_from, full_precision=args.full_precision)
+    except TypeError as exc:
+        raise UsageError(str(exc)) from exc
+    try:
+        if two:
+            result: Any = train_two_stage(cfg, baseline=not args.no_baseline)
             runs, total = result.runs(), result.total_seconds
         else:
-            stage = 1 if args.stage == "both" else int(args.stage)
-            cfg = TrainConfig(**kw, stage=stage, init_from=args.init_from, full_precision=args.full_precision)
             with warnings.catch_warnings():  # --from-scratch asked for it; the note below says so
                 warnings.filterwarnings("ignore", re.escape(SCRATCH_STAGE2_WARNING), UserWarning)
                 result = train(cfg)
@@ -199,8 +227,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.plot is not None:
         _plot(runs, Path(args.plot))
-    if args.format == "json":
-        print(json.dumps(result.to_dict(), indent=2))
+    if args.format == "json":  # a summary; every number of every epoch is in metrics.json
+        payload = {
+            "out": str(args.out),
+            "summary": str(Path(args.out) / "summary.json") if two else None,
+            "total_s": round(total, 1),
+            "runs": [{**_row(r), "metrics": r.metrics} for r in runs],
+        }
+        print(dumps(payload, indent=2))
         return 0
     info = runs[0].dataset_info
     print(

@@ -215,8 +215,12 @@ def _unsafe_globals(path: Path, exc: BaseException) -> list[str]:
 
 
 def _safe_torch_load(path: Path, mmap: bool = False) -> Any:
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a checkpoint file")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a regular file, so not a checkpoint")
     # torch maps only the zip format (torch.save's default since 1.6); legacy files are read
     mmap = mmap and zipfile.is_zipfile(path)
     try:
@@ -239,7 +243,27 @@ def _first_line(exc: BaseException) -> str:
     if "WeightsUnpickler error:" in message:  # the useful part of torch's long weights_only message
         message = message.split("WeightsUnpickler error:", 1)[1]
     lines = [line.strip() for line in message.splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[0][:120]}" if lines else type(exc).__name__
+    if not lines:
+        return type(exc).__name__
+    text = lines[0] if len(lines[0]) <= 120 else lines[0][:120].rsplit(" ", 1)[0] + " ..."  # whole words
+    return f"{type(exc).__name__}: {text}"
+
+
+def _check_backed(key: str, t: Tensor, path: Path) -> None:
+    """Refuse a tensor that claims more elements than its storage holds.
+
+    A pickle may rebuild a view with stride 0 (``x.expand(10**11)``) or overlapping strides:
+    a file of a few KB whose tensor would take minutes to read element by element. A dense
+    tensor needs ``numel * itemsize`` bytes from its storage offset on; anything claiming more
+    is refused before any element is read.
+    """
+    needed = t.numel() * t.element_size()
+    held = t.untyped_storage().nbytes() - t.storage_offset() * t.element_size()
+    if needed > held:
+        raise ValueError(
+            f"{path}: tensor {key!r} claims {t.numel():,} elements {tuple(t.shape)} but its storage "
+            f"holds {max(held, 0) // max(t.element_size(), 1):,} (a stride-0 or overlapping view); refused"
+        )
 
 
 def _as_state_dict(obj: Mapping[Any, Any], path: Path, what: str) -> dict[str, Tensor]:
@@ -249,6 +273,7 @@ def _as_state_dict(obj: Mapping[Any, Any], path: Path, what: str) -> dict[str, T
     for key, value in obj.items():
         if not isinstance(key, str) or not isinstance(value, Tensor):
             raise ValueError(f"{path}: {what} must map names to tensors; entry {key!r} does not")
+        _check_backed(key, value, path)
         out[_strip_module(key)] = value
     return out
 
@@ -449,7 +474,13 @@ def load_latent_weights(
             raise ValueError(f"omega0 must be finite and in (0, inf); got {omega0!r}")
         source = "--omega0"
     elif kind == "biper-theory" and meta.get("omega0") is not None:
-        w0, source = float(meta["omega0"]), "checkpoint metadata"
+        w0, source = meta["omega0"], "checkpoint metadata"
+        if isinstance(w0, bool) or not isinstance(w0, int | float) or not (w0 > 0 and math.isfinite(w0)):
+            raise ValueError(
+                f"{path}: meta['omega0'] must be a finite positive number; got {w0!r} "
+                "(give the right value with omega0=, CLI --omega0)"
+            )
+        w0 = float(w0)
     else:
         found = find_config_omega0(path)
         if found is None:
