@@ -55,6 +55,7 @@ from . import closed_form as cf
 from ._io import atomic_path, atomic_write
 
 if TYPE_CHECKING:
+    from .laws import Law
     from .select import Recommendation
     from .weights import LayerAnalysis
 
@@ -907,12 +908,15 @@ PICK_OMEGA_HIST_MAX = 200_000
 PICK_OMEGA_BINS = 80
 
 
-def pick_omega_figsize(n_layers: int) -> tuple[float, float]:
-    """Size in inches of :func:`pick_omega_panels` for ``n_layers`` rows (at least 1)."""
+def pick_omega_figsize(n_layers: int, columns: int = 2) -> tuple[float, float]:
+    """Size in inches of :func:`pick_omega_panels` for ``n_layers`` rows (at least 1) of
+    ``columns`` panels (2, or 3 with the phase panel)."""
     if n_layers < 1:
         raise ValueError(f"n_layers must be an integer >= 1; got {n_layers!r}")
+    if columns not in (2, 3):
+        raise ValueError(f"columns must be 2 or 3; got {columns!r}")
     width, height = PICK_OMEGA_ROW_SIZE
-    return width, height * n_layers
+    return width * columns / 2, height * n_layers
 
 
 def _plain(text: str) -> str:
@@ -927,6 +931,7 @@ def pick_omega_panels(
     *,
     omega0: float,
     fig: Figure | None = None,
+    laws: Mapping[str, Law] | None = None,
 ) -> Figure:
     r"""Per layer: the measured ŵ = sin(ω₀w) against the model pdf, and QE* against ω₀.
 
@@ -943,7 +948,12 @@ def pick_omega_panels(
       against ω₀ on a log axis at :math:`b = \hat b`, with vertical lines at the ω₀ in use
       (``gid="omega0-current"``), the recommended global ω₀ (``gid="omega0-recommended"``),
       the layer's own recommendation where it differs (``gid="omega0-layer"``) and the QE
-      peak :math:`a^*/\hat b` (``gid="omega0-peak"``).
+      peak :math:`a^*/\hat b` (``gid="omega0-peak"``);
+    * with ``laws``, a third panel: the histogram (density, :data:`PICK_OMEGA_PHASE_BINS`
+      bins) of the phase :math:`\theta = ((\omega_0 w + \pi/2) \bmod \pi) - \pi/2`
+      (:func:`biper_theory.phase.phase_histogram`) against the layer's law's density of θ
+      (:func:`biper_theory.phase.phase_density`, ``gid="phase-model"``), titled with the
+      crest share and the p-value of :func:`biper_theory.phase.phase_statistics`.
 
     :math:`\hat b` is the layer's Laplace scale from ``analyses`` (the b̂ the report
     prints); for per-channel analyses (one b̂ per channel) it is the layer-level
@@ -963,8 +973,11 @@ def pick_omega_panels(
     omega0 : float
         The ω₀ in use, in (0, inf).
     fig : matplotlib Figure, optional
-        Figure to draw ``len(layers)`` × 2 panels in (its size is kept; see
-        :func:`pick_omega_figsize`); a new one (pyplot) of that size when None.
+        Figure to draw ``len(layers)`` × 2 (× 3 with ``laws``) panels in (its size is kept;
+        see :func:`pick_omega_figsize`); a new one (pyplot) of that size when None.
+    laws : mapping of str to Law, optional
+        Per layer, the law the phase panel compares with (e.g. pick-omega's fitted law); with
+        it every row gets a third panel, left blank for a layer without an entry.
 
     Returns
     -------
@@ -994,9 +1007,10 @@ def pick_omega_panels(
     rng = np.random.default_rng(0)
     a_star = cf.qe_peak()[0]
     grid_y = np.linspace(-0.995, 0.995, 801)
+    columns = 3 if laws else 2
     with _styled():
-        fig = _new_figure(fig, pick_omega_figsize(len(names)))
-        axes = fig.subplots(len(names), 2, squeeze=False)
+        fig = _new_figure(fig, pick_omega_figsize(len(names), columns))
+        axes = fig.subplots(len(names), columns, squeeze=False)
         for row, (key, name) in enumerate(zip(layers, names, strict=True)):
             an = analyses[name]
             w = np.asarray(layers[key]).reshape(-1)
@@ -1083,7 +1097,41 @@ def pick_omega_panels(
             ax.set_ylabel(r"$QE^*$")
             ax.set_title(rf"{shown}: $QE^*$ against $\omega_0$ ({recommendation.criterion})")
             ax.legend(loc="upper left", ncols=3, fontsize=7.5)
+            if laws and name in laws:
+                _phase_panel(axes[row, 2], np.asarray(layers[key]).reshape(-1), laws[name], omega0, shown)
+            elif laws:
+                axes[row, 2].set_axis_off()
     return fig
+
+
+#: Bins of the phase histogram on [-π/2, π/2] in :func:`pick_omega_panels`.
+PICK_OMEGA_PHASE_BINS = 60
+
+
+def _phase_panel(ax: Axes, w: np.ndarray, law: Law, omega0: float, shown: str) -> None:
+    """Phase histogram of one layer against its law's density of θ (all weights, float64)."""
+    from . import phase
+
+    edges, dens = phase.phase_histogram(w, omega0=omega0, bins=PICK_OMEGA_PHASE_BINS)
+    ax.stairs(dens, edges, fill=True, color=_COLORS[0], alpha=0.45, label="measured")
+    theta = np.linspace(-0.5 * np.pi, 0.5 * np.pi, 803)[1:-1]
+    ax.plot(
+        theta,
+        phase.phase_density(law, theta, omega0=omega0),
+        color=_COLORS[1],
+        gid="phase-model",
+        label=f"{law.name} law",
+    )
+    ps = phase.phase_statistics(w, omega0=omega0, law=law)
+    ax.set_xlim(-0.5 * np.pi, 0.5 * np.pi)
+    ax.set_ylim(0.0, 1.45 * max(float(dens.max()), 1.0 / np.pi))
+    ax.set_xlabel(r"phase $\theta = \omega_0 w$ mod $\pi$ (0: $\hat w = 0$, $\pm\pi/2$: crests)")
+    ax.set_ylabel("density")
+    ax.set_title(
+        rf"{shown}: crest share {ps.crest_share:.3f} (model {ps.crest_share_model:.3f}), "
+        rf"$p = {ps.p_value:.2g}$"
+    )
+    ax.legend(loc="upper center", ncols=2, fontsize=7.5)
 
 
 def save_figure(fig: Figure, path: str | Path, *, format: str | None = None) -> Path:

@@ -414,16 +414,14 @@ def recommend(
             label, cond_txt = "nqe", f"normalized QE <= {_fmt(nqe)}"
         else:
             db = float(full["sqnr_db"])
-            # the reachable range in dB, so that the refusal speaks the unit the user gave
-            # (reachable in every layer: the intersection of the layers' ranges)
-            ends = [
-                [-10.0 * math.log10(float(_nqe(one_law, np.asarray(x)))) for x in (_X_LO, _X_HI)]
-                for one_law in layer_laws.values()
-            ]
-            lo_db, hi_db = max(e[0] for e in ends), min(e[1] for e in ends)
-            if not (math.isfinite(db) and lo_db < db < hi_db):
-                rng_db = f"({lo_db:.6g}, {hi_db:.6g}) dB"
-                raise ValueError(f"sqnr_db must be in {rng_db} under the {law} law; got {db!r}")
+            # the reachable range in dB under each layer's law, so that the refusal speaks the
+            # unit the user gave
+            for lw in {_key(v): v for v in layer_laws.values()}.values():
+                lo_db, hi_db = (-10.0 * math.log10(float(_nqe(lw, np.asarray(x)))) for x in (_X_LO, _X_HI))
+                if not (math.isfinite(db) and lo_db < db < hi_db):
+                    rng_db = f"({lo_db:.6g}, {hi_db:.6g}) dB"
+                    what = lw.name if lw.closed_form else lw.describe()
+                    raise ValueError(f"sqnr_db must be in {rng_db} under the {what} law; got {db!r}")
             nqe = 10.0 ** (-db / 10.0)
             label, cond_txt = "sqnr_db", f"SQNR >= {_fmt(db)} dB"
         per, _ = _target_nqe(layer_laws, nqe, label)
@@ -665,11 +663,16 @@ LAW_CHOICES: tuple[str, ...] = ("auto", *_laws.NAMES)
 def fit_layer_law(
     w: Any, law: str, *, fix_loc: bool = True, fit_size: int | None = None, rng: Any = 0
 ) -> Law:
-    """The law ``law`` fitted to one layer; ``"auto"``: the best of :data:`laws.FITTED` by AIC.
+    """The law ``law`` fitted to one layer's weights; ``"auto"``: the best of
+    :data:`biper_theory.laws.FITTED` by AIC.
 
-    ``fit_size``: fit every law on the same seeded subsample of at most this many weights.
+    ``fit_size``: laws without a closed-form MLE (gennorm, t; and the empirical law, whose every
+    evaluation is a pass over its weights) are fitted on a seeded subsample of at most this many
+    weights, and ``"auto"`` compares all four laws' AICs on that same subsample. Laws with a
+    closed-form MLE (Laplace, Gaussian) are then fitted on every weight.
     """
     if law == "auto":
         fits = _laws.fit_all(w, fix_loc=fix_loc, fit_size=fit_size, rng=rng)
-        return fits[_laws.best_by_aic(fits)]
-    return _laws.fit(law, w, fix_loc=fix_loc, fit_size=fit_size, rng=rng)
+        law = _laws.best_by_aic(fits)
+    size = None if _laws.get(law).closed_form else fit_size
+    return _laws.fit(law, w, fix_loc=fix_loc, fit_size=size, rng=rng)

@@ -73,6 +73,7 @@ def test_numbers_equal_direct_computation(
     from biper_theory.nn.checkpoint import load_latent_weights
 
     argv = ["pick-omega", str(trained), "--criterion", "target-nqe", "--target", "0.25", "--scale-estimators"]
+    argv += ["--law", "laplace"]
     out = _json([*argv, "--exact"] if exact else argv, capsys)
     lw = load_latent_weights(trained)
     assert out["omega0"] == lw.omega0 == 20.0 and out["omega0_source"] == "checkpoint metadata"
@@ -84,7 +85,9 @@ def test_numbers_equal_direct_computation(
         w = lw.layers[row["layer"]]
         s = np.sin(20.0 * w)
         b = np.abs(w).mean()
-        scales[row["layer"]] = row["b_hat"]
+        # the criterion's law: the Laplace MLE on every weight, in float64
+        scales[row["layer"]] = row["law"]["params"]["b"]
+        assert row["law"]["name"] == "laplace" and row["law"]["params"]["b"] == pytest.approx(b, rel=1e-13)
         assert row["n"] == w.size
         assert row["b_hat"] == pytest.approx(b, rel=rel_fit)
         assert row["a"] == pytest.approx(20.0 * row["b_hat"], rel=1e-15)
@@ -149,6 +152,11 @@ def test_table_csv_and_plot(trained: Path, tmp_path: Path, capsys: pytest.Captur
         "emp_qe (CI)",
         "l1_qe",
         "past_half",
+        "law",
+        "law_qe",
+        "crest (model)",
+        "cos2 (model)",
+        "phase_p",
         "omega0_rec",
     ):
         assert col in text
@@ -156,14 +164,14 @@ def test_table_csv_and_plot(trained: Path, tmp_path: Path, capsys: pytest.Captur
     png = plot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(plot.parent.glob("*.part"))
-    # figures.pick_omega_panels drew it (two panels per layer) and figures.save_figure saved
-    # it in the house style: 10 x 2.8 inches per layer at the style's dpi
+    # figures.pick_omega_panels drew it (three panels per layer: ŵ, QE*, phase) and
+    # figures.save_figure saved it in the house style: 15 x 2.8 inches per layer at the style's dpi
     from biper_theory import figures
 
     n_layers = 6  # the binarized convolutions of resnet-small
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     dpi = figures.STYLE["savefig.dpi"]
-    w_in, h_in = figures.pick_omega_figsize(n_layers)
+    w_in, h_in = figures.pick_omega_figsize(n_layers, columns=3)
     assert (width, height) == (round(w_in * dpi), round(h_in * dpi))
     report = tmp_path / "report.csv"
     assert main(["pick-omega", str(trained), "--format", "csv", "-o", str(report), "--per-channel"]) == 0
@@ -226,8 +234,11 @@ def test_official_layout_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixtur
     out = _json(["pick-omega", str(path), "--criterion", "min-qe-flip", "--target", "0.02"], capsys)
     assert out["kind"] == "official" and out["omega0"] == 30.0 and out["omega0_source"] == "config.txt"
     assert out["rows"][0]["layer"] == "layer1.0.conv1"
-    for row in out["rows"]:
-        assert float(cf.sign_flip_probability(b=row["b_hat"], omega0=out["recommended_omega0"])) <= 0.02
+    from biper_theory import laws
+
+    for row in out["rows"]:  # the bound holds under each layer's law (auto: the best by AIC)
+        law = laws.get(row["law"]["name"])(**row["law"]["params"])
+        assert float(law.sign_flip_probability(omega0=out["recommended_omega0"])) <= 0.02
     out = _json(["pick-omega", str(path), "--omega0", "12"], capsys)
     assert out["omega0"] == 12.0 and out["omega0_source"] == "--omega0"
 
@@ -327,3 +338,54 @@ def test_bad_input_one_line_exit_2_nothing_written(
     assert fragment in err
     assert captured.out == ""
     assert not out_dir.exists() or not any(out_dir.iterdir())
+
+
+def test_phase_block_and_auto_law_equal_direct_computation(
+    trained: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Default --law auto: per layer the best law by AIC, and a phase block that equals numpy."""
+    from scipy import stats
+
+    from biper_theory import laws
+    from biper_theory.nn.checkpoint import load_latent_weights
+
+    out = _json(["pick-omega", str(trained)], capsys)
+    assert out["law"] == "auto" and "lowest AIC" in out["law_fit"]
+    lw = load_latent_weights(trained)
+    fitted = {}
+    for row in out["rows"]:
+        w = lw.layers[row["layer"]].astype(np.float64).reshape(-1)
+        x = 20.0 * w
+        c = np.cos(2.0 * x)
+        ph = row["phase"]
+        assert list(ph) == ["crest_share", "crest_share_model", "cos2_mean", "cos2_mean_model", "p_value"]
+        assert ph["crest_share"] == np.mean(np.abs(np.sin(x)) > 0.9)
+        assert ph["cos2_mean"] == pytest.approx(np.mean(c), rel=1e-12)
+        # the law auto chose: the lowest AIC of the four fits on the same seeded subsample
+        fits = laws.fit_all(w, fit_size=2000, rng=0)
+        best = laws.best_by_aic(fits)
+        assert row["law"]["name"] == best
+        law = laws.fit(best, w, fit_size=None if fits[best].closed_form else 2000, rng=0)
+        assert row["law"]["params"] == pytest.approx(law.params, rel=1e-12)
+        assert ph["cos2_mean_model"] == pytest.approx(float(law.cos2_mean(omega0=20.0)), rel=1e-12)
+        assert ph["crest_share_model"] == pytest.approx(float(law.crest_share(omega0=20.0)), rel=1e-12)
+        z = (np.mean(c) - ph["cos2_mean_model"]) / (np.std(c, ddof=1) / np.sqrt(c.size))
+        assert ph["p_value"] == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-9)
+        fitted[row["layer"]] = law
+    rec = sel.recommend(fitted, "avoid-peak", law="auto", omega0=20.0)
+    assert out["recommended_omega0"] == pytest.approx(rec.omega0, rel=1e-12)
+
+
+@pytest.mark.parametrize("law", ["laplace", "gaussian", "gennorm", "t", "empirical"])
+def test_every_law_runs(trained: Path, law: str, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["pick-omega", str(trained), "--law", law, "--criterion", "target-nqe", "--target", "0.3"]
+    out = _json(argv, capsys)
+    assert {r["law"]["name"] for r in out["rows"]} == {law}
+    assert all(set(r["phase"]) >= {"p_value", "crest_share_model"} for r in out["rows"])
+
+
+def test_bad_law_is_one_line_exit_2(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(["pick-omega", str(trained), "--law", "cauchy"]) == 2
+    err = capsys.readouterr().err.strip()
+    allowed = "auto, laplace, gaussian, gennorm, t, empirical"
+    assert err == f"biper-theory: error: --law must be one of {allowed}; got 'cauchy'"

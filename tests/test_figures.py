@@ -517,6 +517,40 @@ def test_pick_omega_panels_histogram_pdf_and_markers(per_channel: bool) -> None:
     assert layer_marks >= 1  # the layers' own recommendations differ here: the marker is exercised
 
 
+def test_pick_omega_panels_phase_panel_against_each_layers_law() -> None:
+    from biper_theory import laws, phase
+
+    layers = _trained_like()
+    analyses, rec = _panels_inputs(layers)
+    fitted = {
+        k: laws.fit(name, w)
+        for (k, w), name in zip(layers.items(), ("laplace", "gaussian", "laplace"), strict=True)
+    }
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = Figure(figsize=F.pick_omega_figsize(len(layers), columns=3), layout="constrained")
+    FigureCanvasAgg(fig)
+    F.pick_omega_panels(layers, analyses, rec, omega0=PICK_OMEGA0, fig=fig, laws=fitted)
+    assert len(fig.axes) == 3 * len(layers)
+    for row, (name, w) in enumerate(layers.items()):
+        ax = fig.axes[3 * row + 2]
+        (step,) = ax.patches
+        edges, dens = phase.phase_histogram(w, omega0=PICK_OMEGA0, bins=F.PICK_OMEGA_PHASE_BINS)
+        np.testing.assert_array_equal(step.get_data().edges, edges)  # type: ignore[attr-defined]
+        np.testing.assert_array_equal(step.get_data().values, dens)  # type: ignore[attr-defined]
+        (line,) = _by_gid(ax, "phase-model")
+        theta = np.asarray(line.get_xdata(), dtype=np.float64)
+        np.testing.assert_array_equal(
+            line.get_ydata(), phase.phase_density(fitted[name], theta, omega0=PICK_OMEGA0)
+        )
+        ps = phase.phase_statistics(w, omega0=PICK_OMEGA0, law=fitted[name])
+        assert f"{ps.crest_share:.3f}" in ax.get_title() and name in ax.get_title()
+    with F._styled():
+        _check_layout("pick_omega_panels", fig)
+    with pytest.raises(ValueError, match="columns must be 2 or 3"):
+        F.pick_omega_figsize(2, columns=4)
+
+
 def test_pick_omega_panels_subsamples_large_layers(monkeypatch: pytest.MonkeyPatch) -> None:
     layers = {"big": np.random.default_rng(3).laplace(0.0, 0.05, 5_000)}
     analyses, rec = _panels_inputs(layers)

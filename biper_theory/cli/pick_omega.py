@@ -31,6 +31,8 @@ PRIMARY_TARGET = {
     "min-qe-flip": "max_flip",
 }
 FORMATS = ("text", "json", "csv", "markdown")
+#: default --fit-size: weights per layer the numerical fits (and auto's AIC comparison) see
+FIT_SIZE = 2000
 PLOT_FORMATS = ("png", "pdf", "svg")
 
 
@@ -57,7 +59,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         + ", ".join(f"{k} for {c}" for c, k in PRIMARY_TARGET.items())
         + "; also side=auto|above|below (avoid-peak), max_omega0=W (min-qe-flip); repeatable",
     )
-    p.add_argument("--law", choices=("laplace", "gaussian"), default="laplace", help="law the criterion uses")
+    p.add_argument(
+        "--law",
+        default="auto",
+        help="law fitted per layer whose quantities the criterion and the phase model use: auto (default: "
+        "best of laplace, gaussian, gennorm, t by AIC per layer), laplace, gaussian, gennorm, t, empirical",
+    )
+    p.add_argument(
+        "--fit-size",
+        type=int,
+        default=FIT_SIZE,
+        metavar="M",
+        help=f"fit gennorm, t (and compare all laws, for auto) on a seeded subsample of M weights per layer "
+        f"(default {FIT_SIZE}; 0: all); laplace and gaussian fits always use every weight",
+    )
     p.add_argument("--free-loc", action="store_true", help="fit with a free location (default: fixed at 0)")
     p.add_argument(
         "--format",
@@ -157,6 +172,10 @@ def run(args: argparse.Namespace) -> int:
     from biper_theory import select, weights
 
     # ---- every argument check first: nothing is read or written before these pass ------
+    if args.law not in select.LAW_CHOICES:
+        raise UsageError(f"--law must be one of {', '.join(select.LAW_CHOICES)}; got {args.law!r}")
+    if args.fit_size != 0 and args.fit_size < 2:
+        raise UsageError(f"--fit-size must be 0 (all weights) or >= 2; got {args.fit_size}")
     if args.criterion not in select.CRITERIA:
         raise ValueError(f"criterion must be one of {', '.join(select.CRITERIA)}; got {args.criterion!r}")
     target = _parse_targets(args.criterion, args.target)
@@ -208,10 +227,9 @@ def run(args: argparse.Namespace) -> int:
         centred_scale=args.scale_estimators,
     )
     units = _units(analyses, args.per_channel)
-    law_fit = "laplace" if args.law == "laplace" else "gaussian"
-    scales = {u: float(getattr(an.fits, law_fit).scale.reshape(-1)[i]) for u, (an, i) in units.items()}
+    fitted, phases = _laws_and_phases(raw, units, omega0, args)
     counts = {u: int(an.empirical.n) for u, (an, _) in units.items()}
-    rec = select.recommend(scales, args.criterion, law=args.law, omega0=omega0, counts=counts, **target)
+    rec = select.recommend(fitted, args.criterion, law=args.law, omega0=omega0, counts=counts, **target)
 
     meta = {
         "path": str(args.path),
@@ -219,6 +237,8 @@ def run(args: argparse.Namespace) -> int:
         "omega0": omega0,
         "omega0_source": source,
         "law": args.law,
+        "law_fit": _LAW_FIT_NOTE.format(m=args.fit_size or "all"),
+        "phase_test": _phase_test(),
         "fit": weights._ESTIMATORS[("laplace", not args.free_loc)],
         "criterion": args.criterion,
         "target": rec.target,
@@ -238,11 +258,11 @@ def run(args: argparse.Namespace) -> int:
         "relative error ~1e-7; --exact for float64)",
         "per_channel": bool(args.per_channel),
     }
-    text = _render(units, rec, meta, args.format)
+    text = _render(units, rec, meta, args.format, fitted, phases)
 
     # ---- write: the figure first (it can fail on a bad path), then the report ------------
     if args.plot is not None:
-        _plot(raw, analyses, rec, omega0, Path(args.plot))
+        _plot(raw, analyses, rec, omega0, Path(args.plot), fitted)
     if args.out is not None:
         from biper_theory._io import atomic_write
 
@@ -250,6 +270,48 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(text)
     return 0
+
+
+_LAW_FIT_NOTE = (
+    "maximum likelihood (scipy.stats <law>.fit, loc fixed at 0 unless --free-loc) per layer; laplace and "
+    "gaussian on every weight, gennorm, t and empirical on a seeded subsample of {m} weights; auto: the "
+    "lowest AIC of laplace, gaussian, gennorm, t on that subsample (k counts shape, scale and a free loc)"
+)
+
+
+def _phase_test() -> str:
+    from biper_theory.phase import TEST
+
+    return TEST
+
+
+def _unit_weights(
+    raw: dict[str, Any], units: dict[str, tuple[Any, int]], per_channel: bool
+) -> dict[str, Any]:
+    """Report unit -> its flat weights (a layer, or one output channel's row)."""
+    import numpy as np
+
+    out = {}
+    for u, (an, i) in units.items():
+        w = np.asarray(raw[an.name])
+        out[u] = w.reshape(w.shape[0], -1)[i] if per_channel else w.reshape(-1)
+    return out
+
+
+def _laws_and_phases(
+    raw: dict[str, Any], units: dict[str, tuple[Any, int]], omega0: float, args: argparse.Namespace
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per unit: the law ``--law`` fitted (or chosen by AIC) and the phase statistics against it."""
+    from biper_theory import phase, select
+
+    fitted, phases = {}, {}
+    for u, w in _unit_weights(raw, units, args.per_channel).items():
+        law = select.fit_layer_law(
+            w, args.law, fix_loc=not args.free_loc, fit_size=args.fit_size or None, rng=args.seed
+        )
+        fitted[u] = law
+        phases[u] = phase.phase_statistics(w, omega0=omega0, law=law)
+    return fitted, phases
 
 
 def _units(analyses: dict[str, Any], per_channel: bool) -> dict[str, tuple[Any, int]]:
@@ -267,6 +329,26 @@ def _units(analyses: dict[str, Any], per_channel: bool) -> dict[str, tuple[Any, 
 def _at(x: Any, i: int) -> float:
     """Entry i of a per-channel array, or the value of a whole layer's 0-d one."""
     return float(x if getattr(x, "ndim", 0) == 0 else x.reshape(-1)[i])
+
+
+def _law_block(law: Any, omega0: float) -> dict[str, Any]:
+    """The fitted law of one unit: name, parameters, fit record, its eight quantities at ω₀."""
+    return {
+        "name": law.name,
+        "params": law.params,
+        "loc": law.loc,
+        "n_params": law.n_params,
+        "n_fit": law.n,
+        "loglik": law.loglik,
+        "aic": law.aic,
+        "ks_statistic": law.ks_statistic,
+        "ks_pvalue_optimistic": law.ks_pvalue,
+        "x": float(law.dimensionless(omega0)),
+        "quantities": {k: float(v) for k, v in law.quantities(omega0=omega0).as_dict().items()},
+    }
+
+
+_PHASE_KEYS = ("crest_share", "crest_share_model", "cos2_mean", "cos2_mean_model", "p_value")
 
 
 def _detail_row(unit: str, an: Any, i: int, rec: Any) -> dict[str, Any]:
@@ -309,10 +391,22 @@ def _detail_row(unit: str, an: Any, i: int, rec: Any) -> dict[str, Any]:
     }
 
 
-def _render(units: dict[str, tuple[Any, int]], rec: Any, meta: dict[str, Any], fmt: str) -> str:
+def _render(
+    units: dict[str, tuple[Any, int]],
+    rec: Any,
+    meta: dict[str, Any],
+    fmt: str,
+    fitted: dict[str, Any],
+    phases: dict[str, Any],
+) -> str:
     from ._output import render, require_finite
 
-    details = [_detail_row(u, an, i, rec) for u, (an, i) in units.items()]
+    details = []
+    for u, (an, i) in units.items():
+        d = _detail_row(u, an, i, rec)
+        d["law"] = _law_block(fitted[u], meta["omega0"])
+        d["phase"] = {k: phases[u].as_dict()[k] for k in _PHASE_KEYS}
+        details.append(d)
     for d in details:  # e.g. weights all of one magnitude: measured QE 0, SQNR +inf
         require_finite(d, f"layer {d['layer']!r}")
     require_finite(meta, "recommendation")
@@ -338,6 +432,9 @@ def _render(units: dict[str, tuple[Any, int]], rec: Any, meta: dict[str, Any], f
                 "emp_qe_hi": e["quantization_error"]["ci"][1],
                 "l1_qe": e["l1_quantization_error"]["value"],
                 "past_half": e["share_past_half_period"]["value"],
+                "law": d["law"]["name"],
+                "law_qe": d["law"]["quantities"]["quantization_error"],
+                **{f"phase_{k}" if k == "p_value" else k: v for k, v in d["phase"].items()},
                 "omega0_rec": d["recommended_omega0"],
             }
         )
@@ -361,6 +458,15 @@ def _render(units: dict[str, tuple[Any, int]], rec: Any, meta: dict[str, Any], f
             ),
             "l1_qe": format_number(r["l1_qe"], 4),
             "past_half": format_number(r["past_half"], 3),
+            "law": r["law"],
+            "law_qe": format_number(r["law_qe"], 4),
+            "crest (model)": "{} ({})".format(
+                *(format_number(r[k], 3) for k in ("crest_share", "crest_share_model"))
+            ),
+            "cos2 (model)": "{} ({})".format(
+                *(format_number(r[k], 3) for k in ("cos2_mean", "cos2_mean_model"))
+            ),
+            "phase_p": format_number(r["phase_p_value"], 2),
             "omega0_rec": format_number(r["omega0_rec"], 4),
         }
         for r in flat
@@ -378,17 +484,31 @@ def _render(units: dict[str, tuple[Any, int]], rec: Any, meta: dict[str, Any], f
         f"fit: {meta['fit']}; fit = Laplace-vs-Gaussian verdict by AIC (2-unit threshold)",
         f"model_qe: paper's QE* (eq. 7-8) at a = b_hat*omega0; emp_qe: measured, {meta['ci']}",
         "l1_qe: 1 - mean|sin(omega0 w)| (the official code's QE); past_half: share with |omega0 w| > pi/2",
+        f"law ({meta['law']}): {meta['law_fit']}; law_qe: QE* under it",
+        "crest: share with |sin(omega0 w)| > 0.9; cos2: mean of cos(2 omega0 w) = 1 - 2 E w_hat^2; "
+        f"(model) under the law; phase_p: {meta['phase_test']}",
         f"{meta['ks_note']}; arithmetic: {meta['precision']}",
     ]
     return "\n".join(lines)
 
 
-def _plot(layers: dict[str, Any], analyses: dict[str, Any], rec: Any, omega0: float, path: Path) -> None:
+def _plot(
+    layers: dict[str, Any],
+    analyses: dict[str, Any],
+    rec: Any,
+    omega0: float,
+    path: Path,
+    fitted: dict[str, Any],
+) -> None:
     """Draw :func:`biper_theory.figures.pick_omega_panels` and write it atomically to ``path``."""
     from matplotlib.figure import Figure
 
     from biper_theory import figures
 
-    fig = Figure(figsize=figures.pick_omega_figsize(len(layers)), layout="constrained")
-    figures.pick_omega_panels(layers, analyses, rec, omega0=omega0, fig=fig)
+    # the phase panel compares each layer with its own law (drawn per layer, not per channel)
+    layer_laws = {k: fitted[k] for k in layers if k in fitted}
+    fig = Figure(
+        figsize=figures.pick_omega_figsize(len(layers), columns=3 if layer_laws else 2), layout="constrained"
+    )
+    figures.pick_omega_panels(layers, analyses, rec, omega0=omega0, fig=fig, laws=layer_laws or None)
     figures.save_figure(fig, path, format=path.suffix.lower().lstrip("."))

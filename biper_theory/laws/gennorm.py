@@ -120,6 +120,28 @@ def _zeta_weights(p: np.ndarray) -> np.ndarray:
     return np.sum(4.0 ** (-m - 1.0) * special.zeta(np.add.outer(p, 2.0 + 2.0 * m)), axis=-1)
 
 
+def _g(beta: float, u: np.ndarray) -> np.ndarray:
+    """Standardised density β/(2Γ(1/β)) e^{-|u|^β}."""
+    with np.errstate(under="ignore"):
+        return beta / (2.0 * special.gamma(1.0 / beta)) * np.exp(-(np.abs(u) ** beta))
+
+
+@functools.lru_cache(maxsize=8192)
+def _panel_means(beta: float, x: float) -> tuple[float, float]:
+    """(E sin²(xU), E|sin(xU)|) by composite Gauss–Legendre on panels (see the module notes);
+    cached, since E ŵ² and γ* are asked for at the same x (QE*, searches over x)."""
+    u_max = _u_max(beta)
+    geometric = u_max * 2.0 ** -np.arange(0.0, 48.0)
+    bulk = np.arange(0.0, u_max, 1.0)
+    kinks = np.arange(1.0, np.floor(u_max * x / np.pi) + 1.0) * (np.pi / x)
+    br = np.unique(np.concatenate([[0.0, u_max], geometric, bulk, kinks[kinks < u_max]]))
+    mid, half = 0.5 * (br[1:] + br[:-1]), 0.5 * (br[1:] - br[:-1])
+    u = (mid[:, None] + half[:, None] * _GL_NODES).reshape(-1)
+    w = (half[:, None] * _GL_WEIGHTS).reshape(-1) * 2.0 * _g(beta, u)
+    s = np.sin(x * u)
+    return float(np.dot(s * s, w)), float(np.dot(np.abs(s), w))
+
+
 @dataclass(frozen=True, kw_only=True)
 class GenNorm(Law):
     r"""Zero-mean generalized normal law, shape ``beta`` = β > 0 and ``scale`` = c
@@ -135,9 +157,7 @@ class GenNorm(Law):
     # ---- standardised law ------------------------------------------------------------------
 
     def _g(self, u: np.ndarray) -> np.ndarray:
-        b = self.beta
-        with np.errstate(under="ignore"):
-            return b / (2.0 * special.gamma(1.0 / b)) * np.exp(-(np.abs(u) ** b))
+        return _g(float(self.beta), u)
 
     def _sf(self, u: np.ndarray) -> np.ndarray:
         # one-sided P[U > u], u ≥ 0: ½ Q(1/β, u^β) (regularised upper incomplete gamma)
@@ -146,23 +166,11 @@ class GenNorm(Law):
 
     # ---- E h(xU) for h = sin², |sin|: panels for x ≤ 20 ------------------------------------
 
-    def _panel_means(self, x: float) -> tuple[float, float]:
-        u_max = _u_max(float(self.beta))
-        geometric = u_max * 2.0 ** -np.arange(0.0, 48.0)
-        bulk = np.arange(0.0, u_max, 1.0)
-        kinks = np.arange(1.0, np.floor(u_max * x / np.pi) + 1.0) * (np.pi / x)
-        br = np.unique(np.concatenate([[0.0, u_max], geometric, bulk, kinks[kinks < u_max]]))
-        mid, half = 0.5 * (br[1:] + br[:-1]), 0.5 * (br[1:] - br[:-1])
-        u = (mid[:, None] + half[:, None] * _GL_NODES).reshape(-1)
-        w = (half[:, None] * _GL_WEIGHTS).reshape(-1) * 2.0 * self._g(u)
-        s = np.sin(x * u)
-        return float(np.dot(s * s, w)), float(np.dot(np.abs(s), w))
-
     def _panels(self, x: np.ndarray, which: int) -> np.ndarray:
         out = np.empty(x.shape)
         flat = out.reshape(-1)
         for i, xi in enumerate(x.reshape(-1)):
-            flat[i] = self._panel_means(float(xi))[which]
+            flat[i] = _panel_means(float(self.beta), float(xi))[which]
         return out
 
     def _split(self, x: np.ndarray, small: Any, large: Any) -> np.ndarray:
