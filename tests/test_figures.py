@@ -361,7 +361,7 @@ def test_figures_command_out_is_a_file_exits_2(tmp_path: Path, capsys: pytest.Ca
     target.write_text("")
     assert main(["figures", "--out", str(target), "--only", "fig6_sign_flip", "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "out_dir must be a folder" in err[0]
+    assert len(err) == 1 and "is a file, not a folder" in err[0]
 
 
 # ----------------------------------------------------------------------------------------
