@@ -261,7 +261,7 @@ def _readme_snippet() -> str:
 
 def test_readme_plain_loop_records_per_epoch_rows() -> None:
     code = _readme_snippet()
-    assert len(code.strip().splitlines()) <= 15
+    assert len([line for line in code.splitlines() if line.strip()]) <= 15  # a 15-line plain loop
     namespace: dict[str, Any] = {}
     exec(compile(code, "README.md", "exec"), namespace)  # the project's own README
     monitor = namespace["monitor"]

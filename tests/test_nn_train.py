@@ -403,10 +403,14 @@ def run_cli(argv: list[str]) -> int:
 def test_cli_two_stage_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["train", "--epochs", "1", "--batch-size", "128", "--no-baseline", "--no-progress"]
     assert run_cli([*argv, "--out", str(tmp_path), "--format", "json"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["full_precision"] is None
-    assert out["stage2"]["config"]["init_from"] == str(tmp_path / "stage1" / "checkpoint.pt")
-    assert 0.0 <= out["stage2"]["half_period"]["overall"]["share_past_half_period"] <= 1.0
+    out = json.loads(capsys.readouterr().out)  # a short summary; the full data are in the files
+    assert len(out["runs"]) == 2
+    assert out["summary"] == str(tmp_path / "summary.json")
+    full = json.loads((tmp_path / "summary.json").read_text())
+    assert full["full_precision"] is None
+    assert full["stage2"]["config"]["init_from"] == str(tmp_path / "stage1" / "checkpoint.pt")
+    assert 0.0 <= full["stage2"]["half_period"]["overall"]["share_past_half_period"] <= 1.0
+    assert out["runs"][1]["test_acc"] == round(full["stage2"]["test_accuracy_at_best"], 4)
 
 
 def test_cli_stage2_from_scratch_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
