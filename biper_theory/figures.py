@@ -91,6 +91,10 @@ __all__ = [
     "build",
     "write_all",
     "study_panels",
+    "trained_weights",
+    "trained_weights_data",
+    "trained_weights_figsize",
+    "write_trained_weights",
 ]
 
 Array = npt.NDArray[np.float64]
@@ -1292,6 +1296,195 @@ def write_all(
             written.append(atomic_write(out / fname, _csv_text(table)))
         if progress is not None:
             progress(name)
+    return written
+
+
+# ----------------------------------------------------------------------------------------
+# Fig. 8: trained weights against the weight laws (``reproduce``'s trained-weights route)
+# ----------------------------------------------------------------------------------------
+
+#: Height (inches) of one layer's row and width of one panel in :func:`trained_weights`.
+TRAINED_ROW_HEIGHT = 2.5
+TRAINED_PANEL_WIDTH = 3.9
+
+
+def _column(source: str, layer: str, what: str) -> str:
+    return f"{source} {layer} {what}"
+
+
+def trained_weights_data(findings: Any) -> FigureData:
+    r"""The numbers of :func:`trained_weights`, from :func:`biper_theory.trained.analyze`.
+
+    Three tables, one column per (source, layer, measured or law):
+
+    * main (``fig8_trained_weights.csv``): per ŵ bin (:func:`biper_theory.trained.hat_w_bin_edges`,
+      equal width in arcsin ŵ) its edges, the measured density (count / (n · width)) and each
+      fitted law's (bin probability / width);
+    * ``phase``: the same per bin of the phase θ (:func:`biper_theory.phase.phase`) on
+      [-π/2, π/2), densities per radian;
+    * ``pdf``: each law's pdf of ŵ on :func:`biper_theory.trained.pdf_grid`, the curves drawn.
+
+    Parameters
+    ----------
+    findings : TrainedFindings
+        With ``status == "done"``.
+
+    Returns
+    -------
+    FigureData
+        ``params`` holds the layer order (``rows``), the sources and the laws.
+    """
+    from . import trained as tr
+
+    if findings.status != "done" or not findings.layers:
+        raise ValueError(f"findings must be a completed analysis; got status {findings.status!r}")
+    edges = tr.hat_w_bin_edges()
+    width = np.diff(edges)
+    p_edges = tr.phase_bin_edges()
+    p_width = np.diff(p_edges)
+    main: dict[str, Array] = {"bin_low": edges[:-1], "bin_high": edges[1:]}
+    phase: dict[str, Array] = {"bin_low": p_edges[:-1], "bin_high": p_edges[1:]}
+    pdf: dict[str, Array] = {"w_hat": tr.pdf_grid()}
+    for lf in findings.layers:
+        main[_column(lf.source, lf.layer, "measured")] = lf.hat_w_counts / (lf.n * width)
+        phase[_column(lf.source, lf.layer, "measured")] = lf.phase_counts / (lf.n * p_width)
+        for name, law in lf.laws.items():
+            main[_column(lf.source, lf.layer, name)] = law.bin_probabilities / width
+            phase[_column(lf.source, lf.layer, name)] = law.phase_probabilities / p_width
+            pdf[_column(lf.source, lf.layer, name)] = law.pdf_curve
+    return FigureData(
+        name="fig8_trained_weights",
+        columns=main,
+        extra={"phase": phase, "pdf": pdf},
+        params={
+            "rows": [(lf.source, lf.layer) for lf in findings.layers],
+            "sources": list(dict.fromkeys(lf.source for lf in findings.layers)),
+            "laws": list(findings.laws),
+            "n": {(lf.source, lf.layer): lf.n for lf in findings.layers},
+            "omega0": {(lf.source, lf.layer): lf.omega0 for lf in findings.layers},
+            "best": {(lf.source, lf.layer): lf.best_law for lf in findings.layers},
+        },
+    )
+
+
+def trained_weights_figsize(n_layers: int, n_sources: int) -> tuple[float, float]:
+    """Size in inches of :func:`trained_weights`: one row per layer, two panels per source."""
+    if n_layers < 1 or n_sources < 1:
+        raise ValueError(f"n_layers and n_sources must be integers >= 1; got {n_layers!r}, {n_sources!r}")
+    return 2 * n_sources * TRAINED_PANEL_WIDTH, n_layers * TRAINED_ROW_HEIGHT + 0.4
+
+
+def trained_weights(fig: Figure | None = None, *, data: FigureData) -> Figure:
+    r"""Fig. 8 (not in the paper): trained latent weights against the fitted weight laws.
+
+    One row per layer name, two panels per source (e.g. stage 1, stage 2):
+
+    * the histogram of :math:`\hat w = \sin(\omega_0 w)` (density on a log axis; bins of
+      equal width in arcsin ŵ, so the narrow bins next to ±1 resolve the divergence of every
+      pdf of ŵ there) with the pdf of ŵ under each fitted law (``gid="pdf-<law>"``);
+    * the histogram of the phase θ of :func:`biper_theory.phase.phase`
+      (:math:`\omega_0 w` folded into [-π/2, π/2) modulo π: crests of the sine at ±π/2, its
+      zero at 0) with each law's density of θ per bin
+      (:func:`biper_theory.trained.law_phase_probabilities`; ``gid="phase-<law>"``).
+
+    Parameters
+    ----------
+    fig : matplotlib Figure, optional
+        Figure to draw in (see :func:`trained_weights_figsize`); a new one when None.
+    data : FigureData
+        :func:`trained_weights_data`.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    rows: list[tuple[str, str]] = data.params["rows"]
+    sources: list[str] = data.params["sources"]
+    laws: list[str] = data.params["laws"]
+    layers = list(dict.fromkeys(layer for _, layer in rows))
+    edges = np.append(data.columns["bin_low"], data.columns["bin_high"][-1])
+    p_tab = data.extra["phase"]
+    p_edges = np.append(p_tab["bin_low"], p_tab["bin_high"][-1])
+    grid = data.extra["pdf"]["w_hat"]
+    present = set(rows)
+    with _styled():
+        fig = _new_figure(fig, trained_weights_figsize(len(layers), len(sources)))
+        axes = fig.subplots(len(layers), 2 * len(sources), squeeze=False)
+        for i, layer in enumerate(layers):
+            for j, source in enumerate(sources):
+                ax_w, ax_p = axes[i, 2 * j], axes[i, 2 * j + 1]
+                if (source, layer) not in present:
+                    ax_w.set_axis_off()
+                    ax_p.set_axis_off()
+                    continue
+                key = (source, layer)
+                shown = _plain(f"{source} {layer}")
+                n = data.params["n"][key]
+                ax_w.stairs(
+                    data.columns[_column(source, layer, "measured")],
+                    edges,
+                    fill=True,
+                    color="0.55",
+                    alpha=0.6,
+                    label=rf"measured ($n = {_thousands(n)}$)",
+                )
+                ax_p.stairs(
+                    p_tab[_column(source, layer, "measured")], p_edges, fill=True, color="0.55", alpha=0.6,
+                    label="measured",
+                )  # fmt: skip
+                for k, law in enumerate(laws):
+                    color = _COLORS[k % len(_COLORS)]
+                    best = " (best AIC)" if data.params["best"][key] == law else ""
+                    ax_w.plot(
+                        grid, data.extra["pdf"][_column(source, layer, law)], color=color, lw=1.1,
+                        gid=f"pdf-{law}", label=law + best,
+                    )  # fmt: skip
+                    ax_p.stairs(
+                        p_tab[_column(source, layer, law)], p_edges, color=color, lw=1.1, gid=f"phase-{law}",
+                        label=law,
+                    )  # fmt: skip
+                ax_w.set_yscale("log")
+                ax_w.set_xlim(-1.0, 1.0)
+                ax_w.set_title(rf"{shown}: $\hat w = \sin(\omega_0 w)$", fontsize=8)
+                ax_p.set_xlim(-0.5 * np.pi, 0.5 * np.pi)
+                ax_p.set_xticks(
+                    [-0.5 * np.pi, -0.25 * np.pi, 0.0, 0.25 * np.pi, 0.5 * np.pi],
+                    [r"$-\pi/2$", r"$-\pi/4$", "0", r"$\pi/4$", r"$\pi/2$"],
+                )
+                ax_p.set_title(rf"{shown}: phase $\theta$ of $\omega_0 w$ (mod $\pi$)", fontsize=8)
+                # axis labels on the outer panels only (text layout is most of the drawing time)
+                if i == len(layers) - 1:
+                    ax_w.set_xlabel(r"$\hat w$")
+                    ax_p.set_xlabel(r"$\theta$ (crests at $\pm\pi/2$, zero at 0)")
+                if j == 0:
+                    ax_w.set_ylabel("density")
+                if i == 0:
+                    ax_w.legend(loc="upper center", fontsize=6.5, ncols=2)
+                    ax_p.legend(loc="upper left", fontsize=6.5)
+    return fig
+
+
+def write_trained_weights(out_dir: str | Path, findings: Any) -> list[Path]:
+    """Write ``fig8_trained_weights`` (PDF, PNG and its three CSV tables) into ``out_dir``.
+
+    As :func:`write_all` does for the other figures: bare Agg figure, atomic files, no
+    timestamps. Returns the files written.
+    """
+    data = trained_weights_data(findings)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    n_layers = len(dict.fromkeys(layer for _, layer in data.params["rows"]))
+    written: list[Path] = []
+    with _styled():
+        size = trained_weights_figsize(n_layers, len(data.params["sources"]))
+        fig = Figure(figsize=size, layout="constrained")
+        trained_weights(fig, data=data)
+        fig.draw_without_rendering()  # lay the panels out once, not once per file
+        fig.set_layout_engine("none")
+        for ext in ("pdf", "png"):
+            written.append(save_figure(fig, out / f"{data.name}.{ext}", format=ext))
+    for fname, table in data.tables().items():
+        written.append(atomic_write(out / fname, _csv_text(table)))
     return written
 
 

@@ -16,6 +16,12 @@ r"""The main job: derive, verify by independent routes, list the errata, draw ev
    a noisy curve would test the optimiser, not the formula.)
 5. **Errata** (:mod:`biper_theory.errata`): the discrepancies of the printed equations.
 6. **Figures** (:mod:`biper_theory.figures`): every figure with its CSV numbers.
+7. **Trained weights** (:mod:`biper_theory.trained`): the default digits model is trained
+   (stage 1, then stage 2 warm-started; or ``checkpoints=`` are read) and each binarized
+   layer's ŵ = sin(ω₀w) is measured against every fitted weight law: ``fig8_trained_weights``
+   and the ``trained_weights`` entry of ``reproduce.json``. These are findings, not checks:
+   they never change ``report.passed``. Without torch the route is skipped, and the JSON
+   says why.
 
 Each comparison is a :class:`Check` of the closed form against one route with a stated
 tolerance: relative (exact routes) or k standard errors (Monte Carlo), kept apart. The run
@@ -47,6 +53,7 @@ import mpmath
 import numpy as np
 import numpy.typing as npt
 
+from . import trained as trained_route
 from ._io import atomic_write, finite_or_none
 
 __all__ = [
@@ -185,6 +192,9 @@ class ReproduceReport:
         Seconds per stage (not written to ``reproduce.json``).
     settings : dict
         Seed and sample sizes.
+    trained : TrainedFindings
+        The trained-weights route (:mod:`biper_theory.trained`): findings, or why it was
+        skipped; not part of :attr:`passed`.
     """
 
     checks: list[Check]
@@ -192,6 +202,9 @@ class ReproduceReport:
     files: list[Path]
     timings: dict[str, float]
     settings: dict[str, Any]
+    trained: trained_route.TrainedFindings = dataclasses.field(
+        default_factory=lambda: trained_route.skipped("not run")
+    )
 
     @property
     def passed(self) -> bool:
@@ -212,7 +225,8 @@ class ReproduceReport:
         return [self.checks[i].row() for i in order]
 
     def to_json(self, base: Path | None = None) -> dict[str, Any]:
-        """Deterministic summary (no timings): settings, verdict, checks, errata, files."""
+        """Deterministic summary (no timings): settings, verdict, checks, errata, the
+        trained-weights findings (``trained_weights``), files."""
         files = [p.relative_to(base).as_posix() if base else p.as_posix() for p in self.files]
         return {
             "passed": self.passed,
@@ -221,6 +235,7 @@ class ReproduceReport:
             "settings": self.settings,
             "checks": self.rows(),
             "errata": self.errata,
+            "trained_weights": self.trained.to_json(),
             "files": files,
         }
 
@@ -608,6 +623,46 @@ def _stage_errata() -> list[dict[str, Any]]:
     return [{k: getattr(e, k) for k in keys} for e in errata.errata()]
 
 
+def _stage_trained(
+    out: Path,
+    sources: dict[str, trained_route.WeightSet] | None,
+    *,
+    trained: bool,
+    seed: int,
+    epochs: int | None,
+    figures: bool,
+    timings: dict[str, float],
+    files: list[Path],
+    progress: Callable[[str], None] | None,
+) -> trained_route.TrainedFindings:
+    """The trained-weights route: weights (given, or trained here), findings, fig8.
+
+    Findings, not checks (see :mod:`biper_theory.trained`); skipped with a reason when
+    ``trained`` is False or torch is missing.
+    """
+    if not trained:
+        reason = "skipped on request (--no-train)"
+    elif sources is None and (missing := trained_route.torch_missing()) is not None:
+        reason = missing
+    else:
+        reason = ""
+    if reason:
+        if progress is not None:
+            progress(f"trained weights: skipped: {reason}")
+        return trained_route.skipped(reason)
+    if sources is None:
+        with _timed(timings, "trained weights: training the default digits model", progress):
+            sources = trained_route.train_default(seed=seed, epochs=epochs)
+    with _timed(timings, "trained weights: laws and phases", progress):
+        findings = trained_route.analyze(sources)
+    if figures:
+        from . import figures as figs
+
+        with _timed(timings, "trained weights: figure", progress):
+            files += figs.write_trained_weights(out, findings)
+    return findings
+
+
 # ----------------------------------------------------------------------------------------
 # Driver
 # ----------------------------------------------------------------------------------------
@@ -632,6 +687,11 @@ def run(
     seed: int = DEFAULT_SEED,
     figures: bool = True,
     closed_form: Any = None,
+    trained: bool = True,
+    checkpoints: Sequence[str | Path] = (),
+    checkpoint_omega0: float | None = None,
+    train_seed: int = trained_route.TRAIN_SEED,
+    train_epochs: int | None = None,
 ) -> ReproduceReport:
     """Run the whole chain (derivations, verification, errata, figures); see the module doc.
 
@@ -654,6 +714,23 @@ def run(
         Monte-Carlo and paper checks (the SymPy checks are defined in
         :mod:`biper_theory.symbolic` and always use the module). Substitute a wrong formula
         to see the run fail.
+    trained : bool
+        Run the trained-weights route (:mod:`biper_theory.trained`): train the default
+        digits model, or read ``checkpoints``, and report each binarized layer against the
+        fitted weight laws (``fig8_trained_weights`` with ``figures``, and the
+        ``trained_weights`` entry of ``reproduce.json``). False skips it; so does a missing
+        torch (the JSON and ``progress`` say why). Its findings never change
+        ``report.passed``.
+    checkpoints : sequence of path
+        Read these checkpoints (:func:`biper_theory.trained.read_checkpoints`) instead of
+        training; they are read before any other work, so a bad file fails at once. Needs
+        torch (``ValueError`` without it).
+    checkpoint_omega0 : float, optional
+        ω₀ for checkpoints that record none.
+    train_seed : int
+        Seed of the training (default that of ``biper-theory train``).
+    train_epochs : int, optional
+        Epochs per stage; None keeps the training default (the committed ``figures/``).
 
     Returns
     -------
@@ -664,6 +741,10 @@ def run(
         raise ValueError(f"mc_samples must be an integer in [1000, 1e9]; got {mc_samples!r}")
     if not (isinstance(seed, int | np.integer) and seed >= 0):
         raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+    if not (isinstance(train_seed, int | np.integer) and train_seed >= 0):
+        raise ValueError(f"train_seed must be a non-negative integer; got {train_seed!r}")
+    if train_epochs is not None and not (isinstance(train_epochs, int | np.integer) and train_epochs >= 1):
+        raise ValueError(f"train_epochs must be an integer >= 1 or None; got {train_epochs!r}")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"out_dir must be a folder (existing or new); {str(out)!r} is a file")
@@ -674,6 +755,15 @@ def run(
     timings: dict[str, float] = {}
     checks: list[Check] = []
     files: list[Path] = []
+    sources: dict[str, trained_route.WeightSet] | None = None
+    if checkpoints:
+        if not trained:
+            raise ValueError("checkpoints are read by the trained-weights route; do not also skip it")
+        missing = trained_route.torch_missing()
+        if missing is not None:
+            raise ValueError(f"checkpoints need torch to be read: {missing}")
+        with _timed(timings, "trained weights: reading checkpoints", progress):
+            sources = trained_route.read_checkpoints(checkpoints, omega0=checkpoint_omega0)
     with _timed(timings, "symbolic derivations (SymPy)", progress):
         checks += _stage_sympy()
     with _timed(timings, f"mpmath at {MP_DPS} digits", progress):
@@ -692,12 +782,24 @@ def run(
             files += figs.write_all(
                 out, mc_seed=int(seed), progress=None if progress is None else (lambda n: progress(f"  {n}"))
             )
+    findings = _stage_trained(
+        out,
+        sources,
+        trained=trained,
+        seed=int(train_seed),
+        epochs=train_epochs,
+        figures=figures,
+        timings=timings,
+        files=files,
+        progress=progress,
+    )
     report = ReproduceReport(
         checks=checks,
         errata=errata_rows,
         files=files,
         timings=timings,
         settings={"seed": int(seed), "mc_samples": int(mc_samples), "mc_k": MC_K, "mp_dps": MP_DPS},
+        trained=findings,
     )
     target = out / "reproduce.json"
     report.files.append(target)

@@ -57,12 +57,26 @@ def test_full_run_writes_json_and_all_figures(full_run: dict[str, Any]) -> None:
         assert {"E ŵ²", "γ* = E|ŵ|", "QE*", "pdf", "cdf", "peak a*"} <= covered, route
     assert len(data["errata"]) >= 10 and {"id", "verdict", "witness"} <= set(data["errata"][0])
     # no timestamps or timings in the committed file
-    assert set(data) == {"passed", "n_checks", "n_failed", "settings", "checks", "errata", "files"}
+    assert set(data) == {
+        "passed", "n_checks", "n_failed", "settings", "checks", "errata", "trained_weights", "files"
+    }  # fmt: skip
     assert set(data["settings"]) == {"seed", "mc_samples", "mc_k", "mp_dps"}
-    for name in F.FIGURES:
+    for name in [*F.FIGURES, "fig8_trained_weights"]:
         for ext in ("pdf", "png", "csv"):
             assert (out / f"{name}.{ext}").exists()
             assert f"{name}.{ext}" in data["files"]
+
+
+def test_full_run_trains_the_default_model_and_reports_its_layers(full_run: dict[str, Any]) -> None:
+    # the trained-weights route of the default run (its numbers: tests/test_trained.py)
+    data = json.loads((full_run["out"] / "reproduce.json").read_text(encoding="utf-8"))
+    tw = data["trained_weights"]
+    assert tw["status"] == "done" and list(tw["sources"]) == ["stage1", "stage2"]
+    assert {(r["source"], r["layer"]) for r in tw["layers"]} == {
+        (s, layer) for s in ("stage1", "stage2") for layer in {r["layer"] for r in tw["layers"]}
+    }
+    assert "Trained weights (findings, not checks)" in full_run["stdout"]
+    assert "trained weights: training the default digits model" in full_run["stderr"]
 
 
 def test_full_run_figures_equal_the_figures_command(full_run: dict[str, Any]) -> None:
@@ -228,6 +242,20 @@ def test_committed_reproduce_json_is_current(full_run: dict[str, Any]) -> None:
     """
     committed = json.loads((REPO / "figures" / "reproduce.json").read_text(encoding="utf-8"))
     fresh = json.loads((full_run["out"] / "reproduce.json").read_text(encoding="utf-8"))
+    # The trained weights are bitwise reproducible on one machine, not across CPUs (other
+    # float kernels): where the training gave the same weights (same state_dict hash) every
+    # finding must be equal, elsewhere the same sources, layers and laws.
+    old_tw, new_tw = committed.pop("trained_weights"), fresh.pop("trained_weights")
+    assert old_tw["status"] == new_tw["status"] == "done"
+    same_weights = {s: i["state_dict_sha256"] for s, i in old_tw["sources"].items()} == {
+        s: i["state_dict_sha256"] for s, i in new_tw["sources"].items()
+    }
+    if same_weights:
+        assert old_tw == new_tw
+    else:
+        assert [(r["source"], r["layer"], sorted(r["laws"])) for r in old_tw["layers"]] == [
+            (r["source"], r["layer"], sorted(r["laws"])) for r in new_tw["layers"]
+        ]
     assert {k: v for k, v in committed.items() if k != "checks"} == {
         k: v for k, v in fresh.items() if k != "checks"
     }

@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 import time
+from typing import Any
 
+from . import UsageError
 from ._output import format_number, render
 
 HELP = "the main job: derive, verify by 4 routes, errata, all figures"
@@ -33,6 +35,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-figures", action="store_true", help="skip writing the figures")
     p.add_argument(
+        "--no-train",
+        action="store_true",
+        help="skip the trained-weights route (training the default digits model, fig8)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        action="append",
+        default=None,
+        help="trained-weights route on this checkpoint instead of training (repeatable: e.g. stage 1 and 2)",
+    )
+    p.add_argument(
+        "--omega0",
+        type=float,
+        default=None,
+        help="omega0 of --checkpoint files that record none (official files without config.txt)",
+    )
+    p.add_argument(
         "--overwrite",
         action="store_true",
         help="write into a folder that holds other files too (by default only a folder holding "
@@ -51,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
     def progress(msg: str) -> None:
         print(f"reproduce [{time.perf_counter() - t0:5.1f} s] {msg}", file=sys.stderr, flush=True)
 
+    if args.no_train and args.checkpoint:
+        raise UsageError("--no-train and --checkpoint exclude each other")
+    if args.omega0 is not None and not args.checkpoint:
+        raise UsageError("--omega0 applies to --checkpoint files only")
     from biper_theory._io import prepare_output_dir
 
     with prepare_output_dir(args.out, overwrite=args.overwrite, replaceable=REPLACEABLE):
@@ -60,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
             mc_samples=n,
             seed=seed,
             figures=not args.no_figures,
+            trained=not args.no_train,
+            checkpoints=args.checkpoint or (),
+            checkpoint_omega0=args.omega0,
         )
     wall = time.perf_counter() - t0
     if args.format == "json":
@@ -88,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
                 f"Errata of §2.1: {len(verdicts)} printed statements checked: {counts} "
                 "(details: biper-theory errata, or reproduce.json)"
             )
+        _print_trained(report.trained)
         timing = ", ".join(f"{k} {v:.1f} s" for k, v in report.timings.items())
         print(f"timings: {timing}")
         verdict = "all passed" if report.passed else f"{len(report.failed)} FAILED"
@@ -97,3 +125,26 @@ def run(args: argparse.Namespace) -> int:
             f"wall time {wall:.1f} s"
         )
     return 0 if report.passed else 1
+
+
+def _print_trained(findings: Any) -> None:
+    """The trained-weights findings in a table (or the line saying why they were skipped)."""
+    if findings.status != "done":
+        print(f"Trained weights: skipped: {findings.reason}")
+        print()
+        return
+    rows = []
+    for lf in findings.layers:
+        row = {
+            "source": lf.source,
+            "layer": lf.layer,
+            "best law": lf.best_law,
+            "QE* measured": format_number(lf.quantization_error, 3),
+        }
+        row.update({f"QE* {k}": format_number(v.quantization_error, 3) for k, v in lf.laws.items()})
+        row["crest share measured"] = format_number(lf.crest_share, 3)
+        row["crest share, best law"] = format_number(lf.laws[lf.best_law].crest_share, 3)
+        rows.append(row)
+    print("Trained weights (findings, not checks): measured against the fitted laws (AIC)")
+    print(render(rows, "text"))
+    print()
