@@ -37,18 +37,15 @@ closed forms to 1e-12.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-import numpy.typing as npt
 from scipy import special
 
-from . import _periodic, _profile
-from ._base import KS_SIZE, Law, check_weights, ks_test, subsample
+from . import _periodic
+from ._shape_scale import ShapeScaleLaw
 
 __all__ = ["GenNorm"]
 
@@ -145,7 +142,7 @@ def _panel_means(beta: float, x: float) -> tuple[float, float]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class GenNorm(Law):
+class GenNorm(ShapeScaleLaw):
     r"""Zero-mean generalized normal law, shape ``beta`` = β > 0 and ``scale`` = c
     (``scipy.stats.gennorm(beta, 0, c)``); Laplace at β = 1 (c = b), Gaussian at β = 2
     (c = σ√2). Routes and measured accuracy in the module notes."""
@@ -155,6 +152,7 @@ class GenNorm(Law):
     name: ClassVar[str] = "gennorm"
     symbol: ClassVar[str] = "x"
     scale_name: ClassVar[str] = "scale"
+    shape_name: ClassVar[str] = "beta"
 
     # ---- standardised law ------------------------------------------------------------------
 
@@ -213,55 +211,3 @@ class GenNorm(Law):
 
     def _pdf_hat(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
         return _periodic.pdf_hat_direct(y, x, self._g, _u_max(float(self.beta)))
-
-    @classmethod
-    def fit(
-        cls, w: npt.ArrayLike, *, fix_loc: bool = True, ks_size: int | None = KS_SIZE, rng: Any = 0
-    ) -> GenNorm:
-        r"""Maximum likelihood; ``fix_loc``: the profile likelihood over β
-        (:func:`biper_theory.laws._profile.gennorm_mle`, as ``scipy.stats.gennorm.fit(w, floc=0)``
-        to its optimiser's tolerance, tested), else ``scipy.stats.gennorm.fit``.
-
-        :math:`\ell = \sum_i \log f(w_i; \hat\beta, \hat\mu, \hat c)`; k = 2 (β, c) + 1 if the
-        location is free. ``ks_size=0`` skips the KS test (:meth:`with_ks` adds it).
-        """
-        from scipy import stats
-
-        x = check_weights(w)
-        if not np.any(x != x[0]):
-            raise ValueError("w: all weights are equal; cannot fit a gennorm law")
-        if fix_loc:
-            return cls.fit_rows([x], ks_size=ks_size, rng=rng)[0]
-        beta, loc, scale = stats.gennorm.fit(x)
-        loglik = float(np.sum(stats.gennorm.logpdf(x, beta, loc, scale)))
-        fitted = cls(
-            beta=float(beta),
-            scale=float(scale),
-            loc=float(loc),
-            loc_fixed=False,
-            loglik=loglik,
-            aic=6.0 - 2.0 * loglik,
-            n=int(x.size),
-        )
-        return fitted.with_ks(x, ks_size, rng) if ks_size != 0 else fitted
-
-    @classmethod
-    def fit_rows(
-        cls, samples: Sequence[np.ndarray], *, ks_size: int | None = 0, rng: Any = 0
-    ) -> list[GenNorm]:
-        """Location-0 MLE of each sample (finite float64, not all equal), vectorised over them."""
-        beta, scale, loglik = _profile.gennorm_mle(*_profile.pad_rows(samples))
-        out = [
-            cls(beta=float(b), scale=float(c), loglik=float(ll), aic=4.0 - 2.0 * float(ll), n=int(x.size))
-            for b, c, ll, x in zip(beta, scale, loglik, samples, strict=True)
-        ]
-        return (
-            out if ks_size == 0 else [f.with_ks(x, ks_size, rng) for f, x in zip(out, samples, strict=True)]
-        )
-
-    def with_ks(self, x: np.ndarray, ks_size: int | None = KS_SIZE, rng: Any = 0) -> GenNorm:
-        """This law with the KS test against the weights ``x`` it was fitted to."""
-        from scipy import stats
-
-        d, p = ks_test(subsample(x, ks_size, rng), stats.gennorm(self.beta, self.loc, self.scale).cdf)
-        return dataclasses.replace(self, ks_statistic=d, ks_pvalue=p)

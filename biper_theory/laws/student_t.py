@@ -31,19 +31,15 @@ truncated sum over periods.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-import numpy.typing as npt
 from scipy import special
 
-from . import _profile
 from . import gaussian as gs
-from ._base import KS_SIZE, Law, check_weights, ks_test, subsample
+from ._shape_scale import ShapeScaleLaw
 
 __all__ = ["StudentT"]
 
@@ -69,7 +65,7 @@ def _mixture_nodes(df: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class StudentT(Law):
+class StudentT(ShapeScaleLaw):
     r"""Zero-mean Student-t law, ``df`` = ν > 0 and ``scale`` = c (``scipy.stats.t(df, 0, c)``).
 
     Quantities: the Gaussian scale mixture of the module notes (measured accuracy there).
@@ -81,6 +77,7 @@ class StudentT(Law):
     name: ClassVar[str] = "t"
     symbol: ClassVar[str] = "x"
     scale_name: ClassVar[str] = "scale"
+    shape_name: ClassVar[str] = "df"
 
     def _mix(self, x: np.ndarray, q: Any) -> np.ndarray:
         """Σ_j w_j q(s_j) with s_j = x sqrt(ν/V_j), for each x (flat loop over blocks of x)."""
@@ -123,55 +120,3 @@ class StudentT(Law):
             s = np.minimum(x[i] * ratio, _S_MAX)
             out[i] = normal._pdf_hat(np.full(s.shape, y[i]), s) @ w
         return out
-
-    @classmethod
-    def fit(
-        cls, w: npt.ArrayLike, *, fix_loc: bool = True, ks_size: int | None = KS_SIZE, rng: Any = 0
-    ) -> StudentT:
-        r"""Maximum likelihood; ``fix_loc``: the profile likelihood over ν
-        (:func:`biper_theory.laws._profile.t_mle`, as ``scipy.stats.t.fit(w, floc=0)`` to its
-        optimiser's tolerance, tested), else ``scipy.stats.t.fit``.
-
-        :math:`\ell = \sum_i \log f_t(w_i; \hat\nu, \hat\mu, \hat c)`; k = 2 (ν, c) + 1 if the
-        location is free. ``ks_size=0`` skips the KS test (:meth:`with_ks` adds it).
-        """
-        from scipy import stats
-
-        x = check_weights(w)
-        if not np.any(x != x[0]):
-            raise ValueError("w: all weights are equal; cannot fit a t law")
-        if fix_loc:
-            return cls.fit_rows([x], ks_size=ks_size, rng=rng)[0]
-        df, loc, scale = stats.t.fit(x)
-        loglik = float(np.sum(stats.t.logpdf(x, df, loc, scale)))
-        fitted = cls(
-            df=float(df),
-            scale=float(scale),
-            loc=float(loc),
-            loc_fixed=False,
-            loglik=loglik,
-            aic=6.0 - 2.0 * loglik,
-            n=int(x.size),
-        )
-        return fitted.with_ks(x, ks_size, rng) if ks_size != 0 else fitted
-
-    @classmethod
-    def fit_rows(
-        cls, samples: Sequence[np.ndarray], *, ks_size: int | None = 0, rng: Any = 0
-    ) -> list[StudentT]:
-        """Location-0 MLE of each sample (finite float64, not all equal), vectorised over them."""
-        df, scale, loglik = _profile.t_mle(*_profile.pad_rows(samples))
-        out = [
-            cls(df=float(v), scale=float(c), loglik=float(ll), aic=4.0 - 2.0 * float(ll), n=int(x.size))
-            for v, c, ll, x in zip(df, scale, loglik, samples, strict=True)
-        ]
-        return (
-            out if ks_size == 0 else [f.with_ks(x, ks_size, rng) for f, x in zip(out, samples, strict=True)]
-        )
-
-    def with_ks(self, x: np.ndarray, ks_size: int | None = KS_SIZE, rng: Any = 0) -> StudentT:
-        """This law with the KS test against the weights ``x`` it was fitted to."""
-        from scipy import stats
-
-        d, p = ks_test(subsample(x, ks_size, rng), stats.t(self.df, self.loc, self.scale).cdf)
-        return dataclasses.replace(self, ks_statistic=d, ks_pvalue=p)
