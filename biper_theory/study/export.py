@@ -7,6 +7,7 @@ exported (a failed or re-run trial appears once, through the run that completed)
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -170,16 +171,13 @@ def read_rows(text: str, fmt: str) -> list[dict[str, Any]]:
 
 
 def _parse(v: str) -> Any:
+    """A CSV cell as int, else float, else the string itself (empty: None)."""
     if v == "":
         return None
-    try:
-        return int(v)
-    except ValueError:
-        pass
-    try:
-        return float(v)
-    except ValueError:
-        return v
+    for kind in (int, float):
+        with contextlib.suppress(ValueError):
+            return kind(v)
+    return v
 
 
 def write_export(study: Any, fmt: str, *, meta: Mapping[str, Any] | None = None) -> str:
