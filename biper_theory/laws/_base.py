@@ -138,6 +138,35 @@ def ks_test(sample: np.ndarray, cdf: Any) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
+def closed_fit(
+    cls: Any,
+    x: np.ndarray,
+    loc: float,
+    scale: float,
+    loglik: float,
+    *,
+    fix_loc: bool,
+    frozen: Any,
+    ks_size: int | None,
+    rng: Any,
+) -> Any:
+    """The fitted law ``cls`` from a closed-form MLE (Laplace, Gaussian): AIC with k = 1 (+1 for
+    a free location) and the KS test against ``frozen`` (a scipy frozen law); ``ks_size=0``:
+    no KS test (a fit only compared by AIC)."""
+    d, p = (None, None) if ks_size == 0 else ks_test(subsample(x, ks_size, rng), frozen.cdf)
+    k = 1 if fix_loc else 2
+    return cls(
+        **{cls.scale_name: scale},
+        loc=loc,
+        loc_fixed=fix_loc,
+        loglik=float(loglik),
+        aic=float(2 * k - 2 * loglik),
+        ks_statistic=d,
+        ks_pvalue=p,
+        n=int(x.size),
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class Law:
     r"""A zero-mean law of the latent weights, and what it implies for :math:`\hat w`.

@@ -27,7 +27,7 @@ from scipy import special
 
 from .._validation import as_positive, broadcast
 from . import _periodic
-from ._base import KS_SIZE, Law, check_weights, ks_test, subsample
+from ._base import KS_SIZE, Law, check_weights, closed_fit
 
 __all__ = [
     "Gaussian",
@@ -207,20 +207,9 @@ class Gaussian(Law):
         loglik = -0.5 * x.size * (np.log(2.0 * np.pi * sigma * sigma) + 1.0)
         from scipy import stats
 
-        # ks_size=0: no KS test (a fit only compared by AIC)
-        d, p = (
-            (None, None) if ks_size == 0 else ks_test(subsample(x, ks_size, rng), stats.norm(loc, sigma).cdf)
-        )
-        k = 1 if fix_loc else 2
-        return cls(
-            sigma=sigma,
-            loc=loc,
-            loc_fixed=fix_loc,
-            loglik=float(loglik),
-            aic=float(2 * k - 2 * loglik),
-            ks_statistic=d,
-            ks_pvalue=p,
-            n=int(x.size),
+        frozen = stats.norm(loc, sigma)
+        return closed_fit(
+            cls, x, loc, sigma, loglik, fix_loc=fix_loc, frozen=frozen, ks_size=ks_size, rng=rng
         )
 
 

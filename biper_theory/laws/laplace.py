@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import closed_form as cf
-from ._base import KS_SIZE, Law, check_weights, ks_test, subsample
+from ._base import KS_SIZE, Law, check_weights, closed_fit
 
 __all__ = ["Laplace"]
 
@@ -105,18 +105,5 @@ class Laplace(Law):
         loglik = -x.size * (np.log(2.0 * b) + 1.0)
         from scipy import stats
 
-        # ks_size=0: no KS test (a fit only compared by AIC)
-        d, p = (
-            (None, None) if ks_size == 0 else ks_test(subsample(x, ks_size, rng), stats.laplace(loc, b).cdf)
-        )
-        k = 1 if fix_loc else 2
-        return cls(
-            b=b,
-            loc=loc,
-            loc_fixed=fix_loc,
-            loglik=float(loglik),
-            aic=float(2 * k - 2 * loglik),
-            ks_statistic=d,
-            ks_pvalue=p,
-            n=int(x.size),
-        )
+        frozen = stats.laplace(loc, b)
+        return closed_fit(cls, x, loc, b, loglik, fix_loc=fix_loc, frozen=frozen, ks_size=ks_size, rng=rng)
