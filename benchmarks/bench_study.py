@@ -51,6 +51,7 @@ def _plain_epoch(config: Any) -> float:
 
     from biper_theory.nn.data import load_splits
     from biper_theory.nn.models import build_model
+    from biper_theory.nn.train import deterministic_torch
 
     train_set, val_set, _, info = load_splits(
         config.dataset,
@@ -83,10 +84,7 @@ def _plain_epoch(config: Any) -> float:
         model.parameters(), lr=config.effective_lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=len(loader))
-    prev, prev_det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(config.num_threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)  # as train() runs
-    try:
+    with deterministic_torch(config.num_threads):  # the global torch settings train() runs under
         t0 = time.perf_counter()
         model.train()
         for x, y in loader:
@@ -104,9 +102,6 @@ def _plain_epoch(config: Any) -> float:
                     total += float(F.cross_entropy(logits, y, reduction="sum"))
                     correct += float((logits.argmax(1) == y).sum())
         return time.perf_counter() - t0
-    finally:
-        torch.set_num_threads(prev)
-        torch.use_deterministic_algorithms(prev_det)
 
 
 def _study_epoch(config: Any) -> tuple[float, float]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import json
 import math
 import struct
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +226,30 @@ def test_same_seed_same_weights_and_rng_untouched(stage1: TrainResult) -> None:
     assert again.epochs[-1]["train_loss"] == stage1.epochs[-1]["train_loss"]
     assert torch.equal(torch.get_rng_state(), state)  # global RNG neither used nor reseeded
     assert torch.get_num_threads() == threads  # restored
+
+
+def test_settings_restored_and_weights_independent_of_the_nan_fill(
+    stage1: TrainResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """train() turns off the NaN fill of fresh tensors for speed; no kernel reads unwritten memory,
+    so forcing the fill back on (a NaN would propagate) gives bitwise the same weights."""
+    import torch.utils.deterministic as det
+
+    from biper_theory.nn import train as train_mod
+
+    assert det.fill_uninitialized_memory and not torch.are_deterministic_algorithms_enabled()
+    real = train_mod.deterministic_torch
+
+    @contextlib.contextmanager
+    def with_fill(num_threads: int) -> Iterator[None]:
+        with real(num_threads):
+            det.fill_uninitialized_memory = True
+            yield
+
+    monkeypatch.setattr(train_mod, "deterministic_torch", with_fill)
+    again = train(dataclasses.replace(stage1.config, out=None))
+    assert again.state_dict_sha256 == stage1.state_dict_sha256
+    assert det.fill_uninitialized_memory and not torch.are_deterministic_algorithms_enabled()
 
 
 def test_other_seed_other_weights() -> None:

@@ -70,6 +70,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+import torch.utils.deterministic as det
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Subset, TensorDataset
@@ -89,6 +90,7 @@ __all__ = [
     "TrainResult",
     "TwoStageResult",
     "WARM_FROM_MEMORY",
+    "deterministic_torch",
     "half_period_report",
     "state_dict_sha256",
     "train",
@@ -492,6 +494,34 @@ class _Dist:
 
 
 @contextlib.contextmanager
+def deterministic_torch(num_threads: int) -> Iterator[None]:
+    """Run the block with deterministic algorithms, ``num_threads`` intra-op threads and no
+    filling of fresh tensors; restore all three afterwards.
+
+    ``torch.use_deterministic_algorithms`` also fills every newly allocated tensor with NaN
+    (``torch.utils.deterministic.fill_uninitialized_memory``) so that a kernel that reads memory
+    it never wrote shows up as NaN. No kernel used here does (``tests/test_nn_train.py`` checks
+    that the weights are bitwise equal with and without the fill), and the fill was ~4 % of a
+    training step on a CPU (measured, benchmark 8), so it is switched off.
+    """
+    prev = (
+        torch.get_num_threads(),
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        det.fill_uninitialized_memory,
+    )
+    torch.set_num_threads(num_threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    det.fill_uninitialized_memory = False
+    try:
+        yield
+    finally:
+        torch.set_num_threads(prev[0])
+        torch.use_deterministic_algorithms(prev[1], warn_only=prev[2])
+        det.fill_uninitialized_memory = prev[3]
+
+
+@contextlib.contextmanager
 def _distributed(device: str) -> Iterator[_Dist]:
     """Join (or set up, from RANK/WORLD_SIZE, and later tear down) the process group."""
     if dist.is_available() and dist.is_initialized():
@@ -535,12 +565,7 @@ def _train(
     seeds = np.random.SeedSequence(config.seed).generate_state(3, dtype=np.uint64)
     build_seed, init_seed, data_seed = (int(s) for s in seeds)
 
-    prev_threads = torch.get_num_threads()
-    prev_det = torch.are_deterministic_algorithms_enabled()
-    prev_det_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.set_num_threads(config.num_threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
+    with deterministic_torch(config.num_threads):
         train_set, val_set, test_set, info = load_splits(
             config.dataset,
             data_dir=config.data_dir,
@@ -563,9 +588,6 @@ def _train(
         t0 = time.perf_counter()
         test_loss, test_accuracy = _evaluate(model, test_loader, device, ctx)  # the only test evaluation
         t_test = time.perf_counter() - t0
-    finally:
-        torch.set_num_threads(prev_threads)
-        torch.use_deterministic_algorithms(prev_det, warn_only=prev_det_warn)
 
     result = TrainResult(
         config=config,
