@@ -88,7 +88,7 @@ def main() -> int:
         cmd = [
             sys.executable, "-m", "biper_theory", "study", "run", "--storage", url,
             "--name", "pg-two-workers",
-            "--dataset", "digits", "--epochs", "1", "--omega0", *OMEGA0, "--seeds", *SEEDS,
+            "--dataset", "digits", "--epochs", "1", "--omega0", *OMEGA0, "--seeds", *SEEDS, "--workers", "1",
         ]  # fmt: skip
         workers = [
             subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)

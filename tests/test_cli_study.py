@@ -22,7 +22,7 @@ from biper_theory.cli import main
 from biper_theory.study.export import read_rows
 from biper_theory.study.records import LAYER_FIELDS
 
-TINY = ["--dataset", "digits", "--epochs", "1", "--batch-size", "128"]
+TINY = ["--dataset", "digits", "--epochs", "1", "--batch-size", "128", "--workers", "1"]
 GRID = ["--omega0", "2", "20", "--seeds", "0", "1"]
 REPO = Path(__file__).resolve().parents[1]
 
@@ -232,3 +232,15 @@ def test_export_and_report_bad_input(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["study", "report"]) == 2
     assert "--name" in capsys.readouterr().err
     assert main(["study"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("cores", "threads", "workers"), [(2, 1, 2), (2, 2, 1), (2, 4, 1), (16, 2, 8), (1, 1, 1)]
+)
+def test_default_workers_fill_the_usable_cores(
+    monkeypatch: pytest.MonkeyPatch, cores: int, threads: int, workers: int
+) -> None:
+    from biper_theory.cli import study as cli_study
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    assert cli_study._default_workers(threads) == workers
