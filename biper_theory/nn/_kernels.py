@@ -44,7 +44,6 @@ def _compiled() -> Callable[..., None] | None:
     except ImportError:
         return None
 
-    @numba.njit(cache=True, nogil=True, boundscheck=False)  # type: ignore[untyped-decorator]
     def triangle_times_grad(x: Any, grad: Any, out: Any, two: Any, zero: Any) -> None:
         for i in range(x.size):
             d = two - two * abs(x[i])  # 2 − 2|x| in the array's precision (two has its dtype)
@@ -52,7 +51,10 @@ def _compiled() -> Callable[..., None] | None:
                 d = zero
             out[i] = d * grad[i]
 
-    return triangle_times_grad  # type: ignore[no-any-return]
+    try:  # compiled code cached next to this file, or in the user's cache folder
+        return numba.njit(cache=True, nogil=True, boundscheck=False)(triangle_times_grad)
+    except RuntimeError:  # no writable cache location (read-only install and home): compile per process
+        return numba.njit(cache=False, nogil=True, boundscheck=False)(triangle_times_grad)
 
 
 def fused_available() -> bool:

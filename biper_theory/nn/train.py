@@ -508,17 +508,17 @@ def deterministic_torch(num_threads: int) -> Iterator[None]:
         torch.get_num_threads(),
         torch.are_deterministic_algorithms_enabled(),
         torch.is_deterministic_algorithms_warn_only_enabled(),
-        det.fill_uninitialized_memory,
+        det.fill_uninitialized_memory,  # type: ignore[attr-defined]  # a property of the module's class
     )
     torch.set_num_threads(num_threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
-    det.fill_uninitialized_memory = False
+    det.fill_uninitialized_memory = False  # type: ignore[attr-defined]
     try:
         yield
     finally:
         torch.set_num_threads(prev[0])
         torch.use_deterministic_algorithms(prev[1], warn_only=prev[2])
-        det.fill_uninitialized_memory = prev[3]
+        det.fill_uninitialized_memory = prev[3]  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager
