@@ -183,9 +183,6 @@ def bench_study(cfg: Config) -> Result:
             info=f"per epoch, {t_s.median_s / t_p.median_s:.3f} x reference; "
             f"monitor record {sum(mon) / len(mon):.3f} s",
         )
-    from biper_theory.nn._kernels import fused_available
-
-    kernel = "numba, one pass" if fused_available() else "torch expression, five passes (numba missing)"
     worst = max(ratios, key=lambda k: ratios[k])
     res.ratio, res.ratio_min = ratios[worst], ratios_min[worst]
 
@@ -197,8 +194,7 @@ def bench_study(cfg: Config) -> Result:
             "ratios": ratios,
             "ratios_of_minima": ratios_min,
             "monitor_record_s": monitor,
-            "approx_sign_backward": kernel,
-        }
+            }
         res.notes.append(
             "--quick: digits epoch only (not judged); workers x threads are measured in the full run"
         )
@@ -231,7 +227,6 @@ def bench_study(cfg: Config) -> Result:
         "ratios": ratios,
         "ratios_of_minima": ratios_min,
         "monitor_record_s": monitor,
-        "approx_sign_backward": kernel,
         "workers_x_threads": runs,
         "faster": best,
         "fashion_workers_x_threads": fashion_runs,

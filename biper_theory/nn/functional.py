@@ -31,8 +31,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._kernels import approx_sign_backward
-
 __all__ = [
     "BiPerSign",
     "ApproxSign",
@@ -107,9 +105,9 @@ class ApproxSign(torch.autograd.Function):
         (x,) = ctx.saved_tensors
         if torch.is_grad_enabled():  # double backward (create_graph=True): out-of-place, recordable
             return grad * torch.clamp(2.0 - 2.0 * torch.abs(x), min=0.0)  # 2 − 2|x| on |x| < 1, else 0
-        # Same value bit for bit, in one pass over memory (numba) or one buffer (torch): see
-        # _kernels. This backward was the largest cost the binary layers add to a CPU step.
-        return approx_sign_backward(x, grad)
+        # Same value bit for bit with one buffer instead of four: (−2|x|) + 2 rounds as 2 − 2|x|
+        # (2|x| is exact), and the product commutes. Backward is where this layer's time went.
+        return torch.abs(x).mul_(-2.0).add_(2.0).clamp_(min=0.0).mul_(grad)
 
 
 def biper_sign(w: Tensor, omega0: float) -> Tensor:
