@@ -144,3 +144,18 @@ def test_write_report_files(tmp_path: Any, rng: np.random.Generator) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="is a file"):
         write_report(rep, rows, tmp_path / "file")
+
+
+@pytest.mark.parametrize("name", ["digits", "fashion-mnist"])
+def test_committed_study_report_is_its_export_recomputed(name: str) -> None:
+    """studies/<name>/report.json (quoted in the README and the docs) is what `study report`
+    computes from the committed export, and report.txt its text."""
+    from pathlib import Path
+
+    from biper_theory.study.export import read_rows
+
+    folder = Path(__file__).resolve().parents[1] / "studies" / name
+    rows = read_rows((folder / "export.json").read_text(encoding="utf-8"), "json")
+    rep = json.loads(json.dumps(study_report(rows)))
+    assert rep == json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert render_text(rep).strip() == (folder / "report.txt").read_text(encoding="utf-8").strip()
