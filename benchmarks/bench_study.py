@@ -44,14 +44,13 @@ _REPO = Path(__file__).resolve().parents[1]
 def _plain_epoch(config: Any) -> float:
     """Seconds of one epoch of a plain loop training the full-precision twin on the same batches,
     with the per-epoch validation pass that honest model selection needs (as ``train`` runs it)."""
-    import numpy as np
     import torch
     import torch.nn.functional as F
     from torch.utils.data import DataLoader
 
     from biper_theory.nn.data import load_splits
     from biper_theory.nn.models import build_model
-    from biper_theory.nn.train import deterministic_torch
+    from biper_theory.nn.train import derived_seeds, deterministic_torch
 
     train_set, val_set, _, info = load_splits(
         config.dataset,
@@ -60,9 +59,7 @@ def _plain_epoch(config: Any) -> float:
         val_fraction=config.val_fraction,
         train_subset=config.train_subset,
     )
-    build_seed, _, data_seed = (
-        int(s) for s in np.random.SeedSequence(config.seed).generate_state(3, dtype=np.uint64)
-    )
+    build_seed, _, data_seed = derived_seeds(config.seed)
     model = build_model(
         config.arch,
         num_classes=int(info["num_classes"]),
@@ -194,7 +191,7 @@ def bench_study(cfg: Config) -> Result:
             "ratios": ratios,
             "ratios_of_minima": ratios_min,
             "monitor_record_s": monitor,
-            }
+        }
         res.notes.append(
             "--quick: digits epoch only (not judged); workers x threads are measured in the full run"
         )

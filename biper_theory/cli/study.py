@@ -174,7 +174,9 @@ def _worker(storage: str, name: str, spec_json: dict[str, Any], total: int | Non
     )
 
 
-def _run(args: argparse.Namespace) -> int:
+def _engine() -> Any:
+    """:mod:`biper_theory.study.engine`, or a one-line error naming the missing extra; Optuna's
+    own log quieted (the study prints one line per trial instead)."""
     try:
         import optuna
     except ModuleNotFoundError as exc:
@@ -182,15 +184,18 @@ def _run(args: argparse.Namespace) -> int:
             f"biper-theory study needs Optuna ({exc}): pip install 'biper-theory[study]'"
         ) from exc
     try:
-        from biper_theory.study.engine import open_storage, open_study, resolve_storage
+        from biper_theory.study import engine
     except ModuleNotFoundError as exc:
         raise UsageError(f"biper-theory study needs torch ({exc}): pip install 'biper-theory[nn]'") from exc
-    import optuna
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return engine
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per trial instead
+
+def _run(args: argparse.Namespace) -> int:
+    engine = _engine()
     spec = _spec(args)
-    storage = resolve_storage(args.storage)
-    study = open_study(open_storage(storage), args.name, spec)  # creates, or checks the stored spec
+    storage = engine.resolve_storage(args.storage)
+    study = engine.open_study(engine.open_storage(storage), args.name, spec)  # new, or spec checked
     total = len(spec.cells()) if not spec.search else spec.n_trials
     workers = args.workers if args.workers is not None else _default_workers(args.num_threads or 1)
     t0 = time.perf_counter()
@@ -202,8 +207,7 @@ def _run(args: argparse.Namespace) -> int:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(workers) as pool:
             jobs = [
-                pool.apply_async(_worker, (storage, args.name, spec.to_json(), total))
-                for _ in range(workers)
+                pool.apply_async(_worker, (storage, args.name, spec.to_json(), total)) for _ in range(workers)
             ]
             ran = sum(j.get() for j in jobs)
             pool.close()  # let the workers exit on their own (no leaked semaphores at shutdown)
@@ -221,21 +225,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    try:
-        from biper_theory.study.engine import open_storage, open_study, resolve_storage
-    except ModuleNotFoundError as exc:
-        raise UsageError(
-            f"biper-theory study needs Optuna ({exc}): pip install 'biper-theory[study]'"
-        ) from exc
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = resolve_storage(args.storage)
+    engine = _engine()
+    storage = engine.resolve_storage(args.storage)
     if args.storage is not None and storage.startswith("sqlite"):
         path = Path(storage.split("://", 1)[1][1:].split("?", 1)[0])
         if not path.is_file():
             raise UsageError(f"storage: no SQLite file {str(path)!r}")
-    return open_study(open_storage(storage), args.name)
+    return engine.open_study(engine.open_storage(storage), args.name)
 
 
 def _export(args: argparse.Namespace) -> int:

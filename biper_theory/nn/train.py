@@ -90,6 +90,7 @@ __all__ = [
     "TrainResult",
     "TwoStageResult",
     "WARM_FROM_MEMORY",
+    "derived_seeds",
     "deterministic_torch",
     "half_period_report",
     "state_dict_sha256",
@@ -493,6 +494,13 @@ class _Dist:
     local_rank: int
 
 
+def derived_seeds(seed: int) -> tuple[int, int, int]:
+    """The generators' seeds of a run with ``seed``: initial weights, latent re-initialisation and
+    data order, drawn from :class:`numpy.random.SeedSequence` (each its own stream)."""
+    build, init, data = np.random.SeedSequence(seed).generate_state(3, dtype=np.uint64)
+    return int(build), int(init), int(data)
+
+
 @contextlib.contextmanager
 def deterministic_torch(num_threads: int) -> Iterator[None]:
     """Run the block with deterministic algorithms, ``num_threads`` intra-op threads and no
@@ -562,8 +570,7 @@ def _train(
         warm_start = os.fspath(config.init_from)
     if config.stage == 2 and warm_start is None:
         warnings.warn(SCRATCH_STAGE2_WARNING, UserWarning, stacklevel=3)  # stack: caller → train → _train
-    seeds = np.random.SeedSequence(config.seed).generate_state(3, dtype=np.uint64)
-    build_seed, init_seed, data_seed = (int(s) for s in seeds)
+    build_seed, init_seed, data_seed = derived_seeds(config.seed)
 
     with deterministic_torch(config.num_threads):
         train_set, val_set, test_set, info = load_splits(
