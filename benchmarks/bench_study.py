@@ -18,6 +18,12 @@ r"""Benchmark 8: what a study trial costs, and how a study uses two cores.
    validation pass, about 6 % of a study epoch, as if it were overhead of the theory.)
 
    Fashion-MNIST (a stratified training subset, stated in the details) in the full run, digits in ``--quick``.
+
+   Both sides run under :func:`biper_theory.nn.heap.steady_heap`, as every ``study run``
+   worker does (the plain loop, run in the same process, gets the same allocator). Why:
+   the minor page faults per training step of the twin and of the BiPer model, with glibc's
+   default heuristics and with ``steady_heap``, are counted in fresh processes
+   (``benchmarks/_step_faults.py``) and recorded in the details.
 2. **Workers × threads.** Wall time of the same ``biper-theory study run`` (digits, 2 ω₀ ×
    2 seeds) with 2 worker processes × 1 thread and with 1 worker × 2 threads, as trials per
    hour; the acceptance run (1 epoch) must finish in ≤ 120 s.
@@ -25,6 +31,7 @@ r"""Benchmark 8: what a study trial costs, and how a study uses two cores.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -112,6 +119,23 @@ def _study_epoch(config: Any) -> tuple[float, float]:
     return float(row["seconds"]), float(row.get("monitor_s", 0.0))
 
 
+def _step_faults() -> dict[str, dict[str, float]]:
+    """Page faults and seconds per training step, twin and BiPer, glibc default vs ``steady_heap``
+    (each case a fresh process: the setting cannot be undone)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    env.pop("LD_PRELOAD", None)
+    env["PYTHONPATH"] = os.pathsep.join([str(_REPO), os.environ.get("PYTHONPATH", "")])
+    out: dict[str, dict[str, float]] = {}
+    for heap in ("default", "steady"):
+        for model in ("twin", "stage1", "stage2"):
+            proc = subprocess.run(
+                [sys.executable, "-m", "benchmarks._step_faults", model, heap],
+                capture_output=True, text=True, check=True, env=env, cwd=_REPO,
+            )  # fmt: skip
+            out[f"{model}, {heap} heap"] = json.loads(proc.stdout)
+    return out
+
+
 def _study_run_seconds(workers: int, threads: int, epochs: int, data: tuple[str, ...] = ("digits",)) -> float:
     """Wall time of a fresh study (2 ω₀ × 2 seeds) with ``workers`` × ``threads``; ``data`` is
     the dataset and its options (``--dataset`` value first)."""
@@ -135,6 +159,8 @@ def bench_study(cfg: Config) -> Result:
     require("optuna")
     train_mod = require("biper_theory.nn.train", "TrainConfig", "train")
     require("biper_theory.nn.data", "load_splits")
+    heap = require("biper_theory.nn.heap", "steady_heap")
+    steady = heap.steady_heap()  # what every study worker runs under
     base: dict[str, Any]
     if cfg.quick:
         base = {"dataset": "digits"}
@@ -191,11 +217,19 @@ def bench_study(cfg: Config) -> Result:
             "ratios": ratios,
             "ratios_of_minima": ratios_min,
             "monitor_record_s": monitor,
+            "steady_heap": steady,
         }
         res.notes.append(
             "--quick: digits epoch only (not judged); workers x threads are measured in the full run"
         )
         return res
+    faults = _step_faults()
+    for key, row in faults.items():
+        res.add(
+            f"training step, {key}",
+            Timing.of([row["seconds_per_step"]]),
+            info=f"{row['faults_per_step']:.0f} minor page faults per step (fresh process, 20 steps)",
+        )
     fashion = ("fashion-mnist", "--train-subset", str(base["train_subset"]))
     fashion_runs: dict[str, dict[str, float]] = {}
     for workers, threads in ((2, 1), (1, 2)):
@@ -224,6 +258,8 @@ def bench_study(cfg: Config) -> Result:
         "ratios": ratios,
         "ratios_of_minima": ratios_min,
         "monitor_record_s": monitor,
+        "steady_heap": steady,
+        "page_faults_per_step": faults,
         "workers_x_threads": runs,
         "faster": best,
         "fashion_workers_x_threads": fashion_runs,

@@ -182,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     try:
+        from biper_theory.nn.heap import steady_heap
         from biper_theory.nn.train import SCRATCH_STAGE2_WARNING, TrainConfig, train, train_two_stage
     except ModuleNotFoundError as exc:
         raise UsageError(f"biper-theory train needs torch ({exc}): pip install 'biper-theory[nn]'") from exc
@@ -210,6 +211,7 @@ def _run(args: argparse.Namespace) -> int:
             cfg = TrainConfig(**kw, stage=stage, init_from=args.init_from, full_precision=args.full_precision)
     except TypeError as exc:
         raise UsageError(str(exc)) from exc
+    steady_heap()  # this process is ours: keep freed activation buffers (biper_theory/nn/heap.py)
     try:
         if two:
             result: Any = train_two_stage(cfg, baseline=not args.no_baseline)

@@ -455,14 +455,18 @@ def run_worker(
 ) -> int:
     """Run trials of the study until none is left (grid) or ``n_trials`` exist (search).
 
-    All trials train in this process. Returns how many trials this worker ran (0 when the
+    All trials train in this process, under :func:`biper_theory.nn.heap.steady_heap` (glibc
+    keeps the freed activation buffers instead of faulting them back in every step). Returns how many trials this worker ran (0 when the
     study is already complete). ``on_trial`` is called after each finished trial;
     ``max_trials`` stops this worker after that many (a test hook; the rest stay queued).
     """
     import optuna
     from optuna.trial import TrialState
 
+    from biper_theory.nn.heap import steady_heap
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    steady_heap()  # this process trains trial after trial: keep its freed buffers (nn/heap.py)
     storage = open_storage(storage_url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     study = open_study(storage, name, spec)
     ran = 0
