@@ -6,8 +6,10 @@ submodules are :mod:`~biper_theory.nn.functional` (autograd binarizers),
 :mod:`~biper_theory.nn.models` (``build_model``), :mod:`~biper_theory.nn.checkpoint`
 (saving ours, reading ours and the official code's ``.pth.tar`` files safely),
 :mod:`~biper_theory.nn.data` (offline datasets), :mod:`~biper_theory.nn.monitor`
-(``QEMonitor``: QE, laws, α vs γ* and flip ratio during training) and :mod:`~biper_theory.nn.train` (the
-two-stage training loop, DDP-ready; not imported here, import it directly).
+(``QEMonitor``: QE, laws, α vs γ* and flip ratio during training), :mod:`~biper_theory.nn.heap`
+(``steady_heap``: glibc keeps a training process's freed buffers) and
+:mod:`~biper_theory.nn.train` (the two-stage training loop, DDP-ready; not imported here,
+import it directly).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .functional import approx_sign, approx_sign_surrogate, biper_sign, biper_sine
+from .heap import steady_heap
 from .layers import (
     BiPerConv2d,
     BiPerLinear,
@@ -53,4 +56,5 @@ __all__ = [
     "save_checkpoint",
     "set_stage",
     "share_past_half_period",
+    "steady_heap",
 ]

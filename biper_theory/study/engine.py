@@ -456,9 +456,10 @@ def run_worker(
     """Run trials of the study until none is left (grid) or ``n_trials`` exist (search).
 
     All trials train in this process, under :func:`biper_theory.nn.heap.steady_heap` (glibc
-    keeps the freed activation buffers instead of faulting them back in every step). Returns how many trials this worker ran (0 when the
-    study is already complete). ``on_trial`` is called after each finished trial;
-    ``max_trials`` stops this worker after that many (a test hook; the rest stay queued).
+    keeps the freed activation buffers instead of faulting them back in every step). Returns
+    how many trials this worker ran (0 when the study is already complete). ``on_trial`` is
+    called after each finished trial; ``max_trials`` stops this worker after that many (a test
+    hook; the rest stay queued).
     """
     import optuna
     from optuna.trial import TrialState
