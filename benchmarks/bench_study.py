@@ -183,6 +183,7 @@ def bench_study(cfg: Config) -> Result:
     ratios: dict[str, float] = {}
     ratios_min: dict[str, float] = {}
     monitor: dict[str, float] = {}
+    pairs: dict[str, dict[str, float]] = {}  # study / plain within each alternating pair
     for stage in (1, 2):
         config = train_mod.TrainConfig(
             **base, omega0=20.0, stage=stage, epochs=1, progress=False, num_threads=1
@@ -198,13 +199,15 @@ def bench_study(cfg: Config) -> Result:
         t_s, t_p = Timing.of(samples["study"]), Timing.of(samples["plain"])
         ratios[f"stage {stage}"] = t_s.median_s / t_p.median_s
         ratios_min[f"stage {stage}"] = t_s.min_s / t_p.min_s
+        paired = sorted(st / pl for st, pl in zip(samples["study"], samples["plain"], strict=True))
+        pairs[f"stage {stage}"] = {"min": paired[0], "median": paired[len(paired) // 2], "max": paired[-1]}
         monitor[f"stage {stage}"] = sum(mon) / len(mon)
         res.add(f"plain loop, full-precision twin (reference), stage {stage}", t_p, info="per epoch")
         res.add(
             f"study trial epoch, stage {stage}",
             t_s,
-            info=f"per epoch, {t_s.median_s / t_p.median_s:.3f} x reference; "
-            f"monitor record {sum(mon) / len(mon):.3f} s",
+            info=f"per epoch, {t_s.median_s / t_p.median_s:.3f} x reference (pairs "
+            f"{paired[0]:.3f}-{paired[-1]:.3f}); monitor record {sum(mon) / len(mon):.3f} s",
         )
     worst = max(ratios, key=lambda k: ratios[k])
     res.ratio, res.ratio_min = ratios[worst], ratios_min[worst]
@@ -216,6 +219,7 @@ def bench_study(cfg: Config) -> Result:
             "data": base,
             "ratios": ratios,
             "ratios_of_minima": ratios_min,
+            "ratios_of_alternating_pairs": pairs,
             "monitor_record_s": monitor,
             "steady_heap": steady,
         }
@@ -257,6 +261,7 @@ def bench_study(cfg: Config) -> Result:
         "data": base,
         "ratios": ratios,
         "ratios_of_minima": ratios_min,
+        "ratios_of_alternating_pairs": pairs,
         "monitor_record_s": monitor,
         "steady_heap": steady,
         "page_faults_per_step": faults,
