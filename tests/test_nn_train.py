@@ -439,6 +439,14 @@ def test_cli_two_stage_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert out["runs"][1]["test_acc"] == round(full["stage2"]["test_accuracy_at_best"], 4)
 
 
+def test_cli_train_keeps_its_heap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr("biper_theory.nn.heap.steady_heap", lambda: calls.append(1) or True)
+    argv = ["train", "--stage", "1", "--epochs", "1", "--batch-size", "128", "--no-progress"]
+    assert run_cli([*argv, "--out", str(tmp_path)]) == 0
+    assert calls == [1]
+
+
 def test_cli_stage2_from_scratch_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["train", "--stage", "2", "--from-scratch", "--epochs", "1", "--batch-size", "128"]
     with warnings.catch_warnings():

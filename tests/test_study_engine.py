@@ -101,6 +101,14 @@ def test_redacted_password_in_errors() -> None:
 # queue, resume, spec mismatch
 
 
+def test_worker_keeps_its_heap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr("biper_theory.nn.heap.steady_heap", lambda: calls.append(1) or True)
+    spec = StudySpec(omega0=(2.0,), seeds=(0,), train=TINY)
+    assert run_worker(resolve_storage(tmp_path / "s.db"), "h", spec, objective_fn=_fake_objective) == 1
+    assert calls == [1]  # once, before the first trial
+
+
 def test_grid_runs_once_and_resumes_with_nothing(tmp_path: Path) -> None:
     url = resolve_storage(tmp_path / "s.db")
     spec = StudySpec(omega0=(2.0, 20.0), seeds=(0, 1), train=TINY)
