@@ -24,7 +24,10 @@ The setting is process-wide and one-way (``mallopt`` has no getter, and fixing e
 threshold switches off glibc's adaptation for the rest of the process), so the library
 never applies it on import: the processes that own their lifetime do (``biper-theory
 train``, every ``study run`` worker). The cost is that up to the trim threshold of freed
-memory stays mapped to the process, and buffers up to 32 MiB are served from the heap.
+memory stays mapped to the process, and buffers up to 32 MiB are served from the heap. For
+one Fashion-MNIST epoch of resnet-small (6 000-image subset, one thread) the peak resident
+memory was 784 MiB against 774 MiB without it, and the process kept 570 MiB afterwards
+against 486 MiB.
 """
 
 from __future__ import annotations
