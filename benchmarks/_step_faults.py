@@ -2,19 +2,35 @@
 
 ``python -m benchmarks._step_faults MODEL HEAP`` trains resnet-small on one fixed
 Fashion-MNIST-sized batch (64 × 1 × 28 × 28, one thread) and prints, as JSON, the minor page
-faults per step over 20 steps after 20 warm-up steps, and the seconds per step. ``MODEL`` is
-``twin`` (the full-precision twin), ``stage1`` or ``stage2``; ``HEAP`` is ``default``
-(glibc's adaptive thresholds) or ``steady`` (:func:`biper_theory.nn.heap.steady_heap` first).
-A fresh process per case, because ``steady_heap`` cannot be undone.
+faults per step over 30 steps after 20 warm-up steps (overall, and the least and the most of
+its six 5-step windows), and the seconds per step. ``MODEL`` is ``twin`` (the
+full-precision twin), ``stage1`` or ``stage2``; ``HEAP`` is ``default`` (glibc's adaptive
+thresholds) or ``steady`` (:func:`biper_theory.nn.heap.steady_heap` first). A fresh process
+per case, because ``steady_heap`` cannot be undone; start it with :func:`child_env`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from pathlib import Path
 
 from ._cold import page_faults
+
+_REPO = Path(__file__).resolve().parents[1]
+WINDOWS, WINDOW_STEPS = 6, 5
+
+
+def child_env() -> dict[str, str]:
+    """This environment without the user's allocator choices (``MALLOC_*``, ``GLIBC_TUNABLES``,
+    ``LD_PRELOAD``), so that ``default`` means glibc's own heuristics, and with the repository
+    on ``PYTHONPATH``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    env.pop("LD_PRELOAD", None)
+    env["PYTHONPATH"] = os.pathsep.join([str(_REPO), os.environ.get("PYTHONPATH", "")])
+    return env
 
 
 def main(argv: list[str]) -> int:
@@ -50,11 +66,21 @@ def main(argv: list[str]) -> int:
 
     for _ in range(20):
         step()
-    f0, t0 = page_faults(), time.perf_counter()
-    for _ in range(20):
-        step()
-    seconds, faults = time.perf_counter() - t0, page_faults() - f0
-    row = {"steady_heap": applied, "faults_per_step": faults / 20, "seconds_per_step": seconds / 20}
+    windows: list[float] = []
+    t0 = time.perf_counter()
+    for _ in range(WINDOWS):
+        f0 = page_faults()
+        for _ in range(WINDOW_STEPS):
+            step()
+        windows.append((page_faults() - f0) / WINDOW_STEPS)
+    seconds = time.perf_counter() - t0
+    row = {
+        "steady_heap": applied,
+        "faults_per_step": sum(windows) / WINDOWS,
+        "least_window": min(windows),
+        "most_window": max(windows),
+        "seconds_per_step": seconds / (WINDOWS * WINDOW_STEPS),
+    }
     print(json.dumps(row))
     return 0
 

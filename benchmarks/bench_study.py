@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from ._harness import Config, NotAvailable, Result, Timing, require
+from ._step_faults import child_env
 
 __all__ = ["bench_study"]
 
@@ -122,9 +123,7 @@ def _study_epoch(config: Any) -> tuple[float, float]:
 def _step_faults() -> dict[str, dict[str, float]]:
     """Page faults and seconds per training step, twin and BiPer, glibc default vs ``steady_heap``
     (each case a fresh process: the setting cannot be undone)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
-    env.pop("LD_PRELOAD", None)
-    env["PYTHONPATH"] = os.pathsep.join([str(_REPO), os.environ.get("PYTHONPATH", "")])
+    env = child_env()
     out: dict[str, dict[str, float]] = {}
     for heap in ("default", "steady"):
         for model in ("twin", "stage1", "stage2"):
@@ -199,15 +198,15 @@ def bench_study(cfg: Config) -> Result:
         t_s, t_p = Timing.of(samples["study"]), Timing.of(samples["plain"])
         ratios[f"stage {stage}"] = t_s.median_s / t_p.median_s
         ratios_min[f"stage {stage}"] = t_s.min_s / t_p.min_s
-        paired = sorted(st / pl for st, pl in zip(samples["study"], samples["plain"], strict=True))
-        pairs[f"stage {stage}"] = {"min": paired[0], "median": paired[len(paired) // 2], "max": paired[-1]}
+        paired = Timing.of([st / pl for st, pl in zip(samples["study"], samples["plain"], strict=True)])
+        pairs[f"stage {stage}"] = {"min": paired.min_s, "median": paired.median_s, "max": paired.max_s}
         monitor[f"stage {stage}"] = sum(mon) / len(mon)
         res.add(f"plain loop, full-precision twin (reference), stage {stage}", t_p, info="per epoch")
         res.add(
             f"study trial epoch, stage {stage}",
             t_s,
             info=f"per epoch, {t_s.median_s / t_p.median_s:.3f} x reference (pairs "
-            f"{paired[0]:.3f}-{paired[-1]:.3f}); monitor record {sum(mon) / len(mon):.3f} s",
+            f"{paired.min_s:.3f}-{paired.max_s:.3f}); monitor record {sum(mon) / len(mon):.3f} s",
         )
     worst = max(ratios, key=lambda k: ratios[k])
     res.ratio, res.ratio_min = ratios[worst], ratios_min[worst]
@@ -232,7 +231,7 @@ def bench_study(cfg: Config) -> Result:
         res.add(
             f"training step, {key}",
             Timing.of([row["seconds_per_step"]]),
-            info=f"{row['faults_per_step']:.0f} minor page faults per step (fresh process, 20 steps)",
+            info=f"{row['faults_per_step']:.0f} minor page faults per step (fresh process, 30 steps)",
         )
     fashion = ("fashion-mnist", "--train-subset", str(base["train_subset"]))
     fashion_runs: dict[str, dict[str, float]] = {}

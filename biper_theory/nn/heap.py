@@ -8,7 +8,7 @@ the heap larger than the *trim threshold* is returned. Memory handed back has to
 faulted in again, a zero-filled page at a time, on the next step.
 
 Measured on resnet-small with Fashion-MNIST-sized batches (64 images, one thread;
-``benchmarks/_step_faults.py``, a fresh process, 20 steps after 20 warm-up steps), minor
+``benchmarks/_step_faults.py``, a fresh process, after 20 warm-up steps), minor
 page faults per step with glibc's defaults: full-precision twin 3 940, BiPer stage 1 4 220,
 stage 2 4 730 (15–18 MiB zero-filled every step); with :func:`steady_heap`: 0.1, 30 and 49.
 Inside a long-lived process the count depends on what ran before: in the benchmark's
@@ -33,6 +33,7 @@ against 486 MiB.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import platform
 import sys
@@ -52,23 +53,18 @@ _M_MMAP_THRESHOLD = -3
 _USER_CHOICES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_ARENA_MAX")
 _OTHER_ALLOCATORS = ("jemalloc", "tcmalloc", "mimalloc")
 
-_applied: bool | None = None  # None: not tried yet in this process
 
-
-def _user_chose() -> str | None:
-    """Why the allocator is the user's business in this process, or ``None``."""
-    for name in _USER_CHOICES:
-        if name in os.environ:
-            return f"{name} is set"
-    if "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", ""):
-        return "GLIBC_TUNABLES sets glibc.malloc"
+def _user_chose() -> bool:
+    """Whether the user already chose the allocator's behaviour for this process."""
     preload = os.environ.get("LD_PRELOAD", "")
-    for lib in _OTHER_ALLOCATORS:
-        if lib in preload:
-            return f"{lib} is preloaded"
-    return None
+    return (
+        any(name in os.environ for name in _USER_CHOICES)
+        or "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", "")
+        or any(lib in preload for lib in _OTHER_ALLOCATORS)
+    )
 
 
+@functools.cache  # decided once per process
 def steady_heap() -> bool:
     """Fix glibc's mmap and trim thresholds so a training loop reuses its freed buffers.
 
@@ -89,10 +85,6 @@ def steady_heap() -> bool:
     of re-mapped activation buffers) and what it costs (freed memory up to 128 MiB stays
     with the process).
     """
-    global _applied
-    if _applied is not None:
-        return _applied
-    _applied = False
     if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc" or _user_chose():
         return False
     try:
@@ -102,7 +94,5 @@ def steady_heap() -> bool:
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
     # mallopt returns 1 on success, 0 on error
-    _applied = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
-        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
-    )
-    return _applied
+    mmap_set = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    return mmap_set and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
