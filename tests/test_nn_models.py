@@ -251,7 +251,7 @@ def test_build_model_validates(kwargs: dict[str, object], match: str) -> None:
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("in_channels", [1, 3])
 def test_layer_shapes_without_building(arch: str, in_channels: int) -> None:
-    # laid out on the meta device, never initialised: the same names and shapes as the network
+    # read from the layout, never built: the same names, order and shapes as the network
     built = build_model(arch, num_classes=10, in_channels=in_channels, generator=_gen())
     shapes = binarized_layer_shapes(arch, in_channels=in_channels)
     assert list(shapes) == binarized_layer_names(built)

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -52,8 +52,39 @@ from .layers import ActNorm, BiPerConv2d, _check_stage, iter_biper_layers
 __all__ = ["ARCHS", "build_model", "binarized_layer_names", "binarized_layer_shapes", "count_parameters"]
 
 ARCHS = ("resnet-small", "resnet18-cifar", "birealnet18", "birealnet34")
+_RESNETS = ("resnet-small", "resnet18-cifar")
 
 ConvFactory = Callable[[int, int, int, int, int], nn.Module]  # (in, out, kernel, stride, padding)
+
+#: arch -> (channels of each stage, residual blocks per stage); the first stage's channels are
+#: also the stem's
+_LAYOUTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    "resnet-small": ((16, 32, 64), (1, 1, 1)),
+    "resnet18-cifar": ((64, 128, 256, 512), (2, 2, 2, 2)),
+    "birealnet18": ((64, 128, 256, 512), (4, 4, 4, 4)),
+    "birealnet34": ((64, 128, 256, 512), (6, 8, 12, 6)),
+}
+
+
+def _block_plan(arch: str) -> Iterator[tuple[int, int, int, int]]:
+    """``(stage, in_planes, planes, stride)`` of every residual block of ``arch``, in network
+    order (stages numbered from 1); the first block of every stage after the first has stride 2."""
+    widths, blocks = _LAYOUTS[arch]
+    in_planes = widths[0]
+    for i, (planes, n) in enumerate(zip(widths, blocks, strict=True), start=1):
+        for j in range(n):
+            yield i, in_planes, planes, 2 if (i > 1 and j == 0) else 1
+            in_planes = planes
+
+
+def _stages(
+    plan: Iterator[tuple[int, int, int, int]], block: Callable[[int, int, int], nn.Module]
+) -> dict[str, nn.Sequential]:
+    """``{"layerI": the blocks of stage I}`` from a block plan and a block factory (in, out, stride)."""
+    stages: dict[str, list[nn.Module]] = {}
+    for i, in_planes, planes, stride in plan:
+        stages.setdefault(f"layer{i}", []).append(block(in_planes, planes, stride))
+    return {name: nn.Sequential(*mods) for name, mods in stages.items()}
 
 
 class _OptionAShortcut(nn.Module):
@@ -80,6 +111,11 @@ class _OptionAShortcut(nn.Module):
 class _BiPerBasicBlock(nn.Module):
     """ResNet basic block of the official BiPer CIFAR code: a skip around each conv."""
 
+    @staticmethod
+    def conv_shapes(in_planes: int, planes: int) -> dict[str, tuple[int, ...]]:
+        """Weight shape of each binarized convolution of the block, by its name."""
+        return {"conv1": (planes, in_planes, 3, 3), "conv2": (planes, planes, 3, 3)}
+
     def __init__(self, in_planes: int, planes: int, stride: int, make_conv: ConvFactory) -> None:
         super().__init__()
         self.conv1 = make_conv(in_planes, planes, 3, stride, 1)
@@ -100,29 +136,20 @@ class _BiPerBasicBlock(nn.Module):
 class _BiPerResNet(nn.Module):
     """Stem conv → stages of basic blocks → global average pool → BatchNorm1d → linear."""
 
-    def __init__(
-        self,
-        widths: tuple[int, ...],
-        blocks: tuple[int, ...],
-        *,
-        in_channels: int,
-        num_classes: int,
-        make_conv: ConvFactory,
-    ) -> None:
+    def __init__(self, arch: str, *, in_channels: int, num_classes: int, make_conv: ConvFactory) -> None:
         super().__init__()
+        widths, _ = _LAYOUTS[arch]
         self.conv1 = nn.Conv2d(in_channels, widths[0], kernel_size=3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(widths[0])
-        in_planes = widths[0]
-        for i, (planes, n) in enumerate(zip(widths, blocks, strict=True), start=1):
-            stage_blocks = []
-            for j in range(n):
-                stride = 2 if (i > 1 and j == 0) else 1
-                stage_blocks.append(_BiPerBasicBlock(in_planes, planes, stride, make_conv))
-                in_planes = planes
-            self.add_module(f"layer{i}", nn.Sequential(*stage_blocks))
+
+        def block(in_planes: int, planes: int, stride: int) -> nn.Module:
+            return _BiPerBasicBlock(in_planes, planes, stride, make_conv)
+
+        for name, stage in _stages(_block_plan(arch), block).items():
+            self.add_module(name, stage)
         self.num_stages = len(widths)
-        self.bn2 = nn.BatchNorm1d(in_planes)
-        self.linear = nn.Linear(in_planes, num_classes)
+        self.bn2 = nn.BatchNorm1d(widths[-1])
+        self.linear = nn.Linear(widths[-1], num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.hardtanh(self.bn1(self.conv1(x)))
@@ -134,6 +161,11 @@ class _BiPerResNet(nn.Module):
 
 class _BiRealBlock(nn.Module):
     """Bi-Real block: one (binary) 3×3 conv with its own shortcut."""
+
+    @staticmethod
+    def conv_shapes(inplanes: int, planes: int) -> dict[str, tuple[int, ...]]:
+        """Weight shape of the block's binarized convolution, by its name."""
+        return {"binary_conv": (planes, inplanes, 3, 3)}
 
     def __init__(
         self,
@@ -165,28 +197,21 @@ class _BiRealNet(nn.Module):
     """7×7/2 stem → 3×3/2 max-pool → four stages of Bi-Real blocks → average pool → fc."""
 
     def __init__(
-        self,
-        blocks: tuple[int, int, int, int],
-        *,
-        in_channels: int,
-        num_classes: int,
-        make_conv: ConvFactory,
-        full_precision: bool,
+        self, arch: str, *, in_channels: int, num_classes: int, make_conv: ConvFactory, full_precision: bool
     ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        widths, _ = _LAYOUTS[arch]
+        self.conv1 = nn.Conv2d(in_channels, widths[0], kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        inplanes = 64
-        for i, (planes, n) in enumerate(zip((64, 128, 256, 512), blocks, strict=True), start=1):
-            stage_blocks = []
-            for j in range(n):
-                stride = 2 if (i > 1 and j == 0) else 1
-                stage_blocks.append(_BiRealBlock(inplanes, planes, stride, make_conv, full_precision))
-                inplanes = planes
-            self.add_module(f"layer{i}", nn.Sequential(*stage_blocks))
+
+        def block(inplanes: int, planes: int, stride: int) -> nn.Module:
+            return _BiRealBlock(inplanes, planes, stride, make_conv, full_precision)
+
+        for name, stage in _stages(_block_plan(arch), block).items():
+            self.add_module(name, stage)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(512, num_classes)
+        self.fc = nn.Linear(widths[-1], num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.maxpool(self.bn1(self.conv1(x)))
@@ -305,48 +330,36 @@ def build_model(
 def _construct(
     arch: str, in_channels: int, num_classes: int, make_conv: ConvFactory, full_precision: bool
 ) -> nn.Module:
-    model: nn.Module
-    if arch == "resnet-small":
-        model = _BiPerResNet(
-            (16, 32, 64), (1, 1, 1), in_channels=in_channels, num_classes=num_classes, make_conv=make_conv
-        )
-    elif arch == "resnet18-cifar":
-        model = _BiPerResNet(
-            (64, 128, 256, 512),
-            (2, 2, 2, 2),
-            in_channels=in_channels,
-            num_classes=num_classes,
-            make_conv=make_conv,
-        )
-    else:
-        blocks = (4, 4, 4, 4) if arch == "birealnet18" else (6, 8, 12, 6)
-        model = _BiRealNet(
-            blocks,
-            in_channels=in_channels,
-            num_classes=num_classes,
-            make_conv=make_conv,
-            full_precision=full_precision,
-        )
-    return model
+    if arch in _RESNETS:
+        return _BiPerResNet(arch, in_channels=in_channels, num_classes=num_classes, make_conv=make_conv)
+    return _BiRealNet(
+        arch,
+        in_channels=in_channels,
+        num_classes=num_classes,
+        make_conv=make_conv,
+        full_precision=full_precision,
+    )
 
 
 def binarized_layer_shapes(arch: str, *, in_channels: int = 3) -> dict[str, tuple[int, ...]]:
     """Name → latent-weight shape of every binarized layer of ``arch``, in network order.
 
-    The network is only laid out, on the ``meta`` device and without initialisation (no
-    memory, no random draws; initialising meta tensors would import torch's compiler stack,
-    about a second). The shapes do not depend on ``num_classes``.
+    Read from the architecture's layout, without building the network (building it, even on
+    the ``meta`` device, took 10–45 ms: most of what identifying a checkpoint costs). The
+    shapes depend on neither ``in_channels`` (the stem stays real) nor ``num_classes``; a test
+    checks them against the built network of every architecture.
     """
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {ARCHS}; got {arch!r}")
-    in_channels = _check_count("in_channels", in_channels, 1)
-
-    def make_conv(cin: int, cout: int, kernel: int, stride: int, padding: int) -> nn.Module:
-        return BiPerConv2d(cin, cout, kernel, stride=stride, padding=padding, bias=False)
-
-    with torch.device("meta"):
-        model = _construct(arch, in_channels, 10, make_conv, False)
-    return {name: tuple(layer.weight.shape) for name, layer in iter_biper_layers(model)}
+    _check_count("in_channels", in_channels, 1)
+    block = _BiPerBasicBlock if arch in _RESNETS else _BiRealBlock
+    counts: dict[int, int] = {}
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i, in_planes, planes, _ in _block_plan(arch):
+        j = counts[i] = counts.get(i, -1) + 1
+        for conv, shape in block.conv_shapes(in_planes, planes).items():
+            shapes[f"layer{i}.{j}.{conv}"] = shape
+    return shapes
 
 
 def binarized_layer_names(model: nn.Module) -> list[str]:
