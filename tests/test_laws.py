@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from biper_theory import laws
 
@@ -34,3 +36,65 @@ def test_fit_size_subsamples_the_same_weights_for_every_law(rng: np.random.Gener
     assert fits["laplace"].b == pytest.approx(np.mean(np.abs(w[sub])), rel=1e-13)
     with pytest.raises(ValueError, match="fit_size"):
         laws.fit("laplace", w, fit_size=1)
+
+
+def _full_grid_peak(law: laws.Law) -> tuple[float, float]:
+    """Law.qe_peak's definition with every grid point evaluated: the grid maximum on
+    [1e-3, 1e3] (151 points), refined by scipy's bounded Brent search between its neighbours."""
+    from scipy import optimize
+
+    std = law.standardized()
+    grid = np.geomspace(1e-3, 1e3, 151)
+    i = int(np.argmax(std.quantization_error(omega0=grid)))
+    res = optimize.minimize_scalar(
+        lambda v: -float(std.quantization_error(omega0=v)),
+        bounds=(grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]),
+        method="bounded",
+        options={"xatol": 1e-12 * grid[i]},
+    )
+    return float(res.x), float(-res.fun)
+
+
+@settings(max_examples=15, deadline=None)  # each example is two peak searches (~10-60 ms each)
+@given(
+    name=st.sampled_from(["gennorm", "t"]),
+    position=st.floats(0.0, 1.0),
+)
+def test_qe_peak_coarse_to_fine_is_the_full_grid_search(name: str, position: float) -> None:
+    # laws with one QE* maximum (t for ν in [0.6, 300]; gennorm for β in [0.6, 2]) skip most of
+    # the grid and still find the maximum of the whole grid: the same answer, bit for bit
+    lo, hi = (0.6, 2.0) if name == "gennorm" else (0.6, 300.0)
+    shape = float(lo * (hi / lo) ** position)
+    law = laws.get(name)(**{"beta" if name == "gennorm" else "df": shape})
+    assert law._single_qe_peak()
+    assert law.qe_peak() == _full_grid_peak(law)
+
+
+def test_qe_peak_of_an_oscillating_law_is_the_highest_of_its_maxima() -> None:
+    # gennorm above β = 2 evaluates the whole grid: at β = e⁵ (near uniform) the highest maximum
+    # sits between two coarse points that are not local maxima, and a coarse pass alone found
+    # x = 6.61 (QE* 0.1009) instead of 3.43 (0.1060)
+    law = laws.get("gennorm")(beta=float(np.exp(5.0)))
+    assert not law._single_qe_peak()
+    assert law.qe_peak() == _full_grid_peak(law)
+    x_star, q_star = law.qe_peak()
+    assert x_star == pytest.approx(3.43, abs=0.01)
+    assert q_star == pytest.approx(0.1060, abs=1e-4)
+
+
+@pytest.mark.parametrize("name", ["laplace", "gaussian", "gennorm", "t"])
+def test_ks_test_is_scipys_against_the_frozen_law(name: str, rng: np.random.Generator) -> None:
+    # the KS test uses scipy's CDF without building a frozen law: the same statistic and p-value
+    from scipy import stats
+
+    w = rng.standard_t(4, 3000) * 0.05
+    fit = laws.fit(name, w, ks_size=2000, rng=5)
+    frozen = {
+        "laplace": lambda: stats.laplace(0.0, fit.scale),
+        "gaussian": lambda: stats.norm(0.0, fit.scale),
+        "gennorm": lambda: stats.gennorm(fit.params["beta"], 0.0, fit.scale),
+        "t": lambda: stats.t(fit.params["df"], 0.0, fit.scale),
+    }[name]()
+    sub = laws.subsample(w, 2000, 5)
+    res = stats.kstest(sub, frozen.cdf, method="asymp")
+    assert (fit.ks_statistic, fit.ks_pvalue) == (float(res.statistic), float(res.pvalue))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -35,6 +36,9 @@ ArrayLike = npt.ArrayLike
 
 #: Default size of the seeded subsample the KS test of a large layer runs on.
 KS_SIZE = 2000
+#: points of the grid on x in [1e-3, 1e3] that brackets the QE* peak (25 per decade), and the
+#: stride of its coarse pass (:meth:`Law.qe_peak`)
+_PEAK_GRID, _PEAK_STRIDE = 151, 5
 
 #: Names of the eight :class:`Quantities`, in report order.
 QUANTITY_NAMES = (
@@ -138,6 +142,19 @@ def ks_test(sample: np.ndarray, cdf: Any) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
+def scipy_cdf(name: str, *shape: float, loc: float, scale: float) -> Callable[[np.ndarray], np.ndarray]:
+    """The CDF of ``scipy.stats.<name>(*shape, loc, scale)``: the same numbers as the frozen law's
+    ``cdf``, without building a frozen law (about 0.6 ms each, most of a layer's KS test)."""
+    from scipy import stats
+
+    dist = getattr(stats, name)
+
+    def cdf(x: np.ndarray) -> np.ndarray:
+        return dist.cdf(x, *shape, loc=loc, scale=scale)
+
+    return cdf
+
+
 def closed_fit(
     cls: Any,
     x: np.ndarray,
@@ -146,14 +163,16 @@ def closed_fit(
     loglik: float,
     *,
     fix_loc: bool,
-    frozen: Any,
+    scipy_name: str,
     ks_size: int | None,
     rng: Any,
 ) -> Any:
     """The fitted law ``cls`` from a closed-form MLE (Laplace, Gaussian): AIC with k = 1 (+1 for
-    a free location) and the KS test against ``frozen`` (a scipy frozen law); ``ks_size=0``:
-    no KS test (a fit only compared by AIC)."""
-    d, p = (None, None) if ks_size == 0 else ks_test(subsample(x, ks_size, rng), frozen.cdf)
+    a free location) and the KS test against ``scipy.stats.<scipy_name>(loc, scale)``
+    (:func:`scipy_cdf`); ``ks_size=0``: no KS test (a fit only compared by AIC)."""
+    d, p = (None, None)
+    if ks_size != 0:
+        d, p = ks_test(subsample(x, ks_size, rng), scipy_cdf(scipy_name, loc=loc, scale=scale))
     k = 1 if fix_loc else 2
     return cls(
         **{cls.scale_name: scale},
@@ -364,6 +383,10 @@ class Law:
         }
         return Quantities(**{k: _out(v) for k, v in d.items()})
 
+    def _single_qe_peak(self) -> bool:
+        """Whether QE*(x) has one maximum (then :meth:`qe_peak` may skip most of its grid)."""
+        return False
+
     def qe_peak(self) -> tuple[float, float]:
         r"""``(x_star, qe_star)``: where :math:`QE^*` of the standardised law peaks in :math:`x`.
 
@@ -373,12 +396,35 @@ class Law:
         search. The maximum is flat (QE* moves by ~1e-16 within ~5e-8 of x*), so x* is found to
         ~1e-7 relative (4.7e-8 for the gennorm law at β = 1 against the Laplace a*) while QE* is
         as accurate as the law's QE* (1e-15 there).
+
+        For laws whose QE* has a single maximum (:meth:`_single_qe_peak`) the grid is evaluated
+        coarse to fine: every fifth point first (5 per decade), then the points between the
+        neighbours of each coarse local maximum. The maximum of a one-peak profile lies there,
+        so this is the maximum of the whole grid, found with about a third of the evaluations
+        (tested bit for bit against the full grid). Other laws evaluate every point.
         """
+        std = self.standardized()
+        grid = np.geomspace(1e-3, 1e3, _PEAK_GRID)
+        if not self._single_qe_peak():
+            return self._refined_peak(std, grid, std.quantization_error(omega0=grid))
+        q = np.full(grid.size, -np.inf)
+        coarse = np.arange(0, grid.size, _PEAK_STRIDE)
+        q[coarse] = std.quantization_error(omega0=grid[coarse])
+        qc = q[coarse]
+        higher_left = np.concatenate([[True], qc[1:] >= qc[:-1]])
+        higher_right = np.concatenate([qc[:-1] >= qc[1:], [True]])
+        fine = np.zeros(grid.size, dtype=bool)
+        for c in coarse[higher_left & higher_right]:  # the coarse local maxima
+            fine[max(c - _PEAK_STRIDE + 1, 0) : c + _PEAK_STRIDE] = True
+        fine[coarse] = False
+        q[fine] = std.quantization_error(omega0=grid[fine])
+        return self._refined_peak(std, grid, q)
+
+    @staticmethod
+    def _refined_peak(std: Law, grid: np.ndarray, q: np.ndarray) -> tuple[float, float]:
+        """The grid maximum of ``q`` refined by bounded Brent search between its neighbours."""
         from scipy import optimize
 
-        std = self.standardized()
-        grid = np.geomspace(1e-3, 1e3, 151)
-        q = std.quantization_error(omega0=grid)
         i = int(np.argmax(q))
         res = optimize.minimize_scalar(
             lambda v: -float(std.quantization_error(omega0=v)),

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _profile
-from ._base import KS_SIZE, Law, check_weights, ks_test, subsample
+from ._base import KS_SIZE, Law, check_weights, ks_test, scipy_cdf, subsample
 
 __all__ = ["ShapeScaleLaw"]
 
@@ -80,8 +80,6 @@ class ShapeScaleLaw(Law):
 
     def with_ks(self: _L, x: np.ndarray, ks_size: int | None = KS_SIZE, rng: Any = 0) -> _L:
         """This law with the KS test against the weights ``x`` it was fitted to."""
-        from scipy import stats
-
-        frozen = getattr(stats, self.name)(getattr(self, self.shape_name), self.loc, self.scale)
-        d, p = ks_test(subsample(x, ks_size, rng), frozen.cdf)
+        cdf = scipy_cdf(self.name, getattr(self, self.shape_name), loc=self.loc, scale=self.scale)
+        d, p = ks_test(subsample(x, ks_size, rng), cdf)
         return dataclasses.replace(self, ks_statistic=d, ks_pvalue=p)

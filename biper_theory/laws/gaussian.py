@@ -164,6 +164,9 @@ class Gaussian(Law):
     def _optimal_gamma(self, x: np.ndarray) -> np.ndarray:
         return _g_gamma(x)
 
+    def _single_qe_peak(self) -> bool:
+        return True  # QE* has one maximum, at s* (measured on qe_peak's grid)
+
     def _sign_flip(self, x: np.ndarray) -> np.ndarray:
         return _g_flip(x)
 
@@ -205,11 +208,8 @@ class Gaussian(Law):
         if not sigma > 0:
             raise ValueError("w: the Gaussian scale is 0 (all weights equal the location); cannot fit")
         loglik = -0.5 * x.size * (np.log(2.0 * np.pi * sigma * sigma) + 1.0)
-        from scipy import stats
-
-        frozen = stats.norm(loc, sigma)
         return closed_fit(
-            cls, x, loc, sigma, loglik, fix_loc=fix_loc, frozen=frozen, ks_size=ks_size, rng=rng
+            cls, x, loc, sigma, loglik, fix_loc=fix_loc, scipy_name="norm", ks_size=ks_size, rng=rng
         )
 
 

@@ -103,7 +103,6 @@ class Laplace(Law):
         if not b > 0:
             raise ValueError("w: the Laplace scale is 0 (all weights equal the location); cannot fit")
         loglik = -x.size * (np.log(2.0 * b) + 1.0)
-        from scipy import stats
-
-        frozen = stats.laplace(loc, b)
-        return closed_fit(cls, x, loc, b, loglik, fix_loc=fix_loc, frozen=frozen, ks_size=ks_size, rng=rng)
+        return closed_fit(
+            cls, x, loc, b, loglik, fix_loc=fix_loc, scipy_name="laplace", ks_size=ks_size, rng=rng
+        )

@@ -96,6 +96,11 @@ class StudentT(ShapeScaleLaw):
     def _optimal_gamma(self, x: np.ndarray) -> np.ndarray:
         return self._mix(x, gs._g_gamma)
 
+    def _single_qe_peak(self) -> bool:
+        # a Gaussian scale mixture; measured on qe_peak's grid for 30 values of ν in [0.3, 2000]:
+        # one maximum, then the flat limit 1/2 − 4/π²
+        return True
+
     def _sign_flip(self, x: np.ndarray) -> np.ndarray:
         return self._mix(x, gs._g_flip)
 
