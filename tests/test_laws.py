@@ -39,20 +39,11 @@ def test_fit_size_subsamples_the_same_weights_for_every_law(rng: np.random.Gener
 
 
 def _full_grid_peak(law: laws.Law) -> tuple[float, float]:
-    """Law.qe_peak's definition with every grid point evaluated: the grid maximum on
-    [1e-3, 1e3] (151 points), refined by scipy's bounded Brent search between its neighbours."""
-    from scipy import optimize
-
+    """Law.qe_peak's definition with every point of its grid evaluated: the grid maximum on
+    [1e-3, 1e3] (151 points), refined by the same bounded Brent search between its neighbours."""
     std = law.standardized()
     grid = np.geomspace(1e-3, 1e3, 151)
-    i = int(np.argmax(std.quantization_error(omega0=grid)))
-    res = optimize.minimize_scalar(
-        lambda v: -float(std.quantization_error(omega0=v)),
-        bounds=(grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]),
-        method="bounded",
-        options={"xatol": 1e-12 * grid[i]},
-    )
-    return float(res.x), float(-res.fun)
+    return laws.Law._refined_peak(std, grid, std.quantization_error(omega0=grid))
 
 
 @settings(max_examples=15, deadline=None)  # each example is two peak searches (~10-60 ms each)

@@ -66,23 +66,22 @@ _LAYOUTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 }
 
 
-def _block_plan(arch: str) -> Iterator[tuple[int, int, int, int]]:
-    """``(stage, in_planes, planes, stride)`` of every residual block of ``arch``, in network
-    order (stages numbered from 1); the first block of every stage after the first has stride 2."""
+def _block_plan(arch: str) -> Iterator[tuple[int, int, int, int, int]]:
+    """``(stage, block, in_planes, planes, stride)`` of every residual block of ``arch``, in
+    network order (stages from 1, blocks within a stage from 0, as in ``layer{stage}.{block}``);
+    the first block of every stage after the first has stride 2."""
     widths, blocks = _LAYOUTS[arch]
     in_planes = widths[0]
     for i, (planes, n) in enumerate(zip(widths, blocks, strict=True), start=1):
         for j in range(n):
-            yield i, in_planes, planes, 2 if (i > 1 and j == 0) else 1
+            yield i, j, in_planes, planes, 2 if (i > 1 and j == 0) else 1
             in_planes = planes
 
 
-def _stages(
-    plan: Iterator[tuple[int, int, int, int]], block: Callable[[int, int, int], nn.Module]
-) -> dict[str, nn.Sequential]:
-    """``{"layerI": the blocks of stage I}`` from a block plan and a block factory (in, out, stride)."""
+def _stages(arch: str, block: Callable[[int, int, int], nn.Module]) -> dict[str, nn.Sequential]:
+    """``{"layerI": the blocks of stage I}`` of ``arch`` from a block factory (in, out, stride)."""
     stages: dict[str, list[nn.Module]] = {}
-    for i, in_planes, planes, stride in plan:
+    for i, _, in_planes, planes, stride in _block_plan(arch):
         stages.setdefault(f"layer{i}", []).append(block(in_planes, planes, stride))
     return {name: nn.Sequential(*mods) for name, mods in stages.items()}
 
@@ -145,7 +144,7 @@ class _BiPerResNet(nn.Module):
         def block(in_planes: int, planes: int, stride: int) -> nn.Module:
             return _BiPerBasicBlock(in_planes, planes, stride, make_conv)
 
-        for name, stage in _stages(_block_plan(arch), block).items():
+        for name, stage in _stages(arch, block).items():
             self.add_module(name, stage)
         self.num_stages = len(widths)
         self.bn2 = nn.BatchNorm1d(widths[-1])
@@ -208,7 +207,7 @@ class _BiRealNet(nn.Module):
         def block(inplanes: int, planes: int, stride: int) -> nn.Module:
             return _BiRealBlock(inplanes, planes, stride, make_conv, full_precision)
 
-        for name, stage in _stages(_block_plan(arch), block).items():
+        for name, stage in _stages(arch, block).items():
             self.add_module(name, stage)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(widths[-1], num_classes)
@@ -353,13 +352,11 @@ def binarized_layer_shapes(arch: str, *, in_channels: int = 3) -> dict[str, tupl
         raise ValueError(f"arch must be one of {ARCHS}; got {arch!r}")
     _check_count("in_channels", in_channels, 1)
     block = _BiPerBasicBlock if arch in _RESNETS else _BiRealBlock
-    counts: dict[int, int] = {}
-    shapes: dict[str, tuple[int, ...]] = {}
-    for i, in_planes, planes, _ in _block_plan(arch):
-        j = counts[i] = counts.get(i, -1) + 1
-        for conv, shape in block.conv_shapes(in_planes, planes).items():
-            shapes[f"layer{i}.{j}.{conv}"] = shape
-    return shapes
+    return {
+        f"layer{i}.{j}.{conv}": shape
+        for i, j, in_planes, planes, _ in _block_plan(arch)
+        for conv, shape in block.conv_shapes(in_planes, planes).items()
+    }
 
 
 def binarized_layer_names(model: nn.Module) -> list[str]:
